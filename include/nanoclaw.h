@@ -1,0 +1,76 @@
+/* nanoclaw.h — the public C API of libnanoclaw: profiles, runs and their results. */
+#ifndef NANOCLAW_H
+#define NANOCLAW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NC_VERSION "0.1.0"
+
+/* Exit statuses of `nanoclaw run` (and nc_run_result.exit_code when the
+ * sandbox itself failed). */
+#define NC_EXIT_TIMEOUT 124  /* the deadline killed the sandbox */
+#define NC_EXIT_SETUP 125    /* nanoclaw could not set the sandbox up */
+#define NC_EXIT_NOEXEC 126   /* the command is not executable */
+#define NC_EXIT_NOTFOUND 127 /* the command was not found */
+
+/* Every fallible call returns 0 or a negative value and fills an nc_error:
+ * an errno-style code and a one-line message naming what and where. */
+typedef struct nc_error {
+  int code;
+  char msg[1024];
+} nc_error;
+
+/* A sandbox profile: every key of the JSON profile and every flag. Opaque. */
+typedef struct nc_profile nc_profile;
+
+nc_profile *nc_profile_new(void); /* secure defaults; NULL on ENOMEM */
+void nc_profile_free(nc_profile *p);
+/* Merge a JSON profile file into p. Errors name the file, line and key. */
+int nc_profile_load_file(nc_profile *p, const char *path, nc_error *err);
+/* Set one key from its string form, as a flag would (`mem_limit`, "512m").
+ * Repeatable keys (allowed_hosts, binds, ...) append. `where` names the
+ * origin for messages (e.g. "--mem-limit"); NULL means the key itself. */
+int nc_profile_set(nc_profile *p, const char *key, const char *value, const char *where, nc_error *err);
+/* Check the whole profile for conflicts; called by nc_run too. */
+int nc_profile_validate(const nc_profile *p, nc_error *err);
+/* The canonical JSON of the effective profile (malloc'd, caller frees). */
+char *nc_profile_to_json(const nc_profile *p, nc_error *err);
+
+/* What became of a run. */
+typedef struct nc_run_result {
+  char id[33];          /* sandbox id, 32 hex chars */
+  int exit_code;        /* the command's status, or 124/125/126/127 */
+  int signal;           /* signal that killed the command, or 0 */
+  bool timed_out;       /* the deadline fired */
+  bool oom_killed;      /* the memory limit killed something */
+  bool output_truncated;/* --output-limit dropped output */
+  uint64_t wall_ms;
+  uint64_t cpu_user_ms;
+  uint64_t cpu_sys_ms;
+  uint64_t mem_peak_bytes;
+  uint64_t output_dropped_bytes;
+  /* which limits were enforced: memory, cpu_shares, cpus, pids */
+  bool enforced_memory, enforced_cpu_shares, enforced_cpus, enforced_pids;
+} nc_run_result;
+
+/* Run argv (argv[0] looked up in the sandbox's PATH) in a fresh sandbox
+ * built from profile p, with the caller's stdin/stdout/stderr. Returns 0
+ * when the sandbox ran (the command's status is in *res), negative with
+ * err filled when it could not be set up. Leaves nothing behind. */
+int nc_run(const nc_profile *p, char *const argv[], nc_run_result *res, nc_error *err);
+
+/* The run result as one JSON object (malloc'd, caller frees). */
+char *nc_run_result_to_json(const nc_profile *p, const nc_run_result *res);
+
+const char *nc_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

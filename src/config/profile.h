@@ -1,0 +1,73 @@
+/* profile.h — struct nc_profile: the one parsed, validated form every backend reads. */
+#ifndef NC_CONFIG_PROFILE_H
+#define NC_CONFIG_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "nanoclaw.h"
+
+/* Secure defaults (issue 2). */
+#define NC_DEFAULT_MEM_LIMIT (512ull << 20)
+#define NC_DEFAULT_CPU_SHARES 1024
+#define NC_DEFAULT_PIDS_LIMIT 256
+#define NC_DEFAULT_TIMEOUT_MS 60000
+#define NC_DEFAULT_TMP_SIZE (64ull << 20)
+#define NC_DEFAULT_UID 1000
+#define NC_DEFAULT_GID 1000
+#define NC_DEFAULT_HOSTNAME "sandbox"
+
+/* Bounds on what a profile may ask for. */
+#define NC_MAX_LIST 256    /* entries in any list key */
+#define NC_MAX_PATH 4096   /* bytes in a path */
+#define NC_MAX_STR 4096    /* bytes in any other string */
+
+struct nc_strv {
+  char **v;
+  size_t n;
+};
+
+struct nc_tmpfs {
+  char *path;     /* absolute, normalised, inside the sandbox */
+  uint64_t size;  /* bytes, > 0 */
+};
+
+struct nc_bind {
+  char *src;      /* absolute host path (realpath'd at validation time) */
+  char *dst;      /* absolute, normalised, inside the sandbox */
+  bool rw;
+};
+
+enum nc_limits_mode { NC_LIMITS_STRICT = 0, NC_LIMITS_BEST_EFFORT = 1 };
+
+struct nc_profile {
+  char *name;          /* NULL: none */
+  char *image;         /* "host" or an absolute directory path */
+  uint64_t mem_limit;  /* bytes; 0 = unlimited */
+  uint64_t cpu_shares; /* 2..262144 */
+  uint64_t cpus_milli; /* 0 = unlimited; 1000 = one CPU */
+  uint64_t pids_limit; /* 0 = unlimited */
+  uint64_t timeout_ms; /* 0 = no deadline */
+  bool network_disabled;
+  struct nc_strv allowed_hosts; /* HOST[:PORT] */
+  struct nc_strv add_hosts;     /* NAME:IP */
+  struct nc_tmpfs *tmpfs;
+  size_t n_tmpfs;
+  struct nc_bind *binds;
+  size_t n_binds;
+  struct nc_strv env;  /* NAME=VALUE, resolved (no bare names) */
+  char *workdir;       /* absolute; default "/" */
+  uid_t uid;
+  gid_t gid;
+  char *hostname;
+  char *result_json;   /* NULL, "-", or a path */
+  enum nc_limits_mode limits;
+  uint64_t output_limit; /* bytes; 0 = unlimited */
+};
+
+int nc_strv_push(struct nc_strv *v, const char *s);
+void nc_strv_free(struct nc_strv *v);
+
+#endif

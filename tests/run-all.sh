@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# tests/run-all.sh — build, then run every test tier; ends with "N passed, N failed".
+# Usage: tests/run-all.sh [--quick]   (--quick skips the sanitizer build)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+passed=0; failed=0; failures=()
+quick=0; [ "${1:-}" = "--quick" ] && quick=1
+
+note() { printf '%s\n' "$*"; }
+record() { # name status
+  if [ "$2" -eq 0 ]; then passed=$((passed+1)); note "ok   $1"
+  else failed=$((failed+1)); failures+=("$1"); note "FAIL $1"; fi
+}
+
+build() { # dir [meson args...]
+  local d=$1; shift
+  if [ ! -d "$d" ]; then meson setup "$d" "$@" >"$d.setup.log" 2>&1 || { cat "$d.setup.log"; return 1; }; fi
+  ninja -C "$d" >"$d.build.log" 2>&1 || { tail -50 "$d.build.log"; return 1; }
+}
+
+# 1. Build (gcc) and the unit tests.
+build build; record "build (gcc, -Werror)" $?
+unit_tier() { # builddir label
+  local d=$1 label=$2 name st
+  for exe in "$d"/tests/test_*; do
+    [ -x "$exe" ] || continue
+    name=$(basename "$exe")
+    CMOCKA_MESSAGE_OUTPUT=stdout "$exe" >"$d/$name.log" 2>&1; st=$?
+    [ $st -ne 0 ] && sed 's/^/    /' "$d/$name.log" | tail -30
+    record "$label $name" $st
+  done
+}
+unit_tier build unit
+
+# 2. The same unit tests under ASan+UBSan, built with clang.
+if [ $quick -eq 0 ]; then
+  CC=clang build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; record "build (clang, ASan+UBSan)" $?
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 unit_tier build-asan asan
+fi
+
+# 3. Integration and security tests drive the real binary.
+export NC=$ROOT/build/nanoclaw PROBE=$ROOT/build/tests/nc-probe
+for f in tests/integration/*.sh tests/security/*.sh; do
+  [ -f "$f" ] || continue
+  for t in $(grep -oE '^test_[A-Za-z0-9_]+' "$f"); do
+    TMP=$(mktemp -d /tmp/nctest.XXXXXX)
+    ( export TMP; set -e; . tests/lib.sh; . "$f"; "$t" ) >"$TMP.log" 2>&1; st=$?
+    [ $st -ne 0 ] && sed 's/^/    /' "$TMP.log" | tail -20
+    rm -rf "$TMP" "$TMP.log"
+    record "$(basename "$f" .sh):$t" $st
+  done
+done
+
+if [ ${#failures[@]} -gt 0 ]; then note ""; note "failed:"; printf '  %s\n' "${failures[@]}"; fi
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
