@@ -1,1 +1,108 @@
-/* placeholder */
+/* cmd_run.c — `nanoclaw run`: flags -> profile -> one sandboxed run -> exit status. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "config/flags.h"
+#include "config/profile.h"
+#include "core/util.h"
+#include "run/run.h"
+
+static const char run_usage[] =
+    "Usage: nanoclaw run [OPTIONS] [--] COMMAND [ARGS...]\n"
+    "\n"
+    "Run COMMAND in a fresh sandbox: new user, mount, pid, network, uts, ipc and cgroup\n"
+    "namespaces; a read-only root; an unprivileged user with no capabilities; a seccomp\n"
+    "filter; memory, CPU and pids limits; no network; a deadline. Every option is also a\n"
+    "key of the JSON profile (--config FILE): dashes become underscores; flags override it.\n"
+    "\n"
+    "Options:\n";
+
+static int write_result(const struct nc_profile *p, const nc_run_result *res) {
+  if (!p->result_json) return 0;
+  nc_autofree char *json = nc_run_result_to_json(p, res);
+  if (!json) {
+    fprintf(stderr, "nanoclaw: result: out of memory\n");
+    return -1;
+  }
+  if (!strcmp(p->result_json, "-")) {
+    fflush(stdout);
+    printf("%s\n", json);
+    fflush(stdout);
+    return 0;
+  }
+  int fd = open(p->result_json, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 || nc_write_all(fd, json, strlen(json)) < 0 || nc_write_all(fd, "\n", 1) < 0) {
+    fprintf(stderr, "nanoclaw: --result-json \"%s\": %s\n", p->result_json, strerror(errno));
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  close(fd);
+  return 0;
+}
+
+/* SIGINT/SIGTERM/SIGHUP/SIGQUIT reach the supervisor's loop as a signalfd
+ * and are passed on to the command. */
+static int signal_fd(void) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGQUIT);
+  if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) return -1;
+  return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static void report(const struct nc_profile *p, const nc_run_result *res, const nc_error *err) {
+  if (err->msg[0]) fprintf(stderr, "nanoclaw: %s\n", err->msg);
+  if (res->timed_out)
+    fprintf(stderr, "nanoclaw: deadline: killed the sandbox after %llu.%03llu s (timeout)\n",
+            (unsigned long long)(p->timeout_ms / 1000), (unsigned long long)(p->timeout_ms % 1000));
+  if (res->oom_killed) fprintf(stderr, "nanoclaw: the memory limit was reached: a process was OOM-killed\n");
+  if (res->output_truncated)
+    fprintf(stderr, "nanoclaw: output limit reached: %llu bytes dropped\n",
+            (unsigned long long)res->output_dropped_bytes);
+}
+
+int nc_cmd_run(int argc, char **argv) {
+  struct nc_profile *p = nc_profile_new();
+  if (!p) {
+    fprintf(stderr, "nanoclaw: out of memory\n");
+    return NC_EXIT_SETUP;
+  }
+  nc_error err = {0};
+  int next = argc, help = 0, status;
+  if (nc_profile_parse_args(p, argc, argv, 1, &next, &help, &err) < 0) {
+    fprintf(stderr, "nanoclaw: %s\n", err.msg);
+    status = NC_EXIT_SETUP;
+  } else if (help) {
+    fputs(run_usage, stdout);
+    fputs(nc_profile_flags_help(), stdout);
+    status = 0;
+  } else if (next >= argc) {
+    fprintf(stderr, "nanoclaw: run: no command given (usage: nanoclaw run [OPTIONS] [--] COMMAND [ARGS...])\n");
+    status = NC_EXIT_SETUP;
+  } else {
+    struct nc_run_options opt = {.signal_fd = signal_fd(), .kill_grace_ms = 5000};
+    nc_run_result res;
+    int r = nc_run_ex(p, argv + next, &opt, &res, &err);
+    if (opt.signal_fd >= 0) close(opt.signal_fd);
+    if (r < 0) {
+      fprintf(stderr, "nanoclaw: %s\n", err.msg);
+      status = NC_EXIT_SETUP;
+    } else {
+      report(p, &res, &err);
+      status = res.exit_code;
+      if (write_result(p, &res) < 0 && status == 0) status = NC_EXIT_SETUP;
+    }
+  }
+  nc_profile_free(p);
+  return status;
+}

@@ -1,1 +1,43 @@
-int main(void){return 0;}
+/* main.c — `nanoclaw`: dispatch to a subcommand; the only place that exits. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "nanoclaw.h"
+
+static const char usage[] =
+    "Usage: nanoclaw COMMAND [OPTIONS]\n"
+    "\n"
+    "Run commands an AI agent decided on inside a hardened, ephemeral Linux sandbox.\n"
+    "\n"
+    "Commands:\n"
+    "  run [OPTIONS] [--] CMD [ARGS...]  run CMD in a fresh sandbox (see `nanoclaw run --help`)\n"
+    "  check [--json]                    what this host offers and which profile features work here\n"
+    "  gc                                remove what a crashed nanoclaw left behind (cgroups)\n"
+    "  help                              this text\n"
+    "  version                           print the version\n"
+    "\n"
+    "Exit status of `run`: the command's own; 124 the deadline killed it; 125 nanoclaw\n"
+    "could not set the sandbox up; 126 not executable; 127 not found.\n"
+    "See nanoclaw(1).\n";
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(usage, stderr);
+    return 125;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "run")) return nc_cmd_run(argc - 1, argv + 1);
+  if (!strcmp(cmd, "check")) return nc_cmd_check(argc - 1, argv + 1);
+  if (!strcmp(cmd, "gc")) return nc_cmd_gc(argc - 1, argv + 1);
+  if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+    printf("nanoclaw %s\n", nc_version());
+    return 0;
+  }
+  fprintf(stderr, "nanoclaw: unknown command \"%s\" (try `nanoclaw --help`)\n", cmd);
+  return 125;
+}

@@ -1,1 +1,399 @@
-/* placeholder */
+/* supervisor.c — one native run: compose cgroup, rootfs plan, seccomp and spawn,
+ * then an epoll loop over the sandbox's pidfd, its sync socket, the deadline,
+ * forwarded signals and (with an output limit) the stdio pipes; collect the result. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/util.h"
+#include "run/run.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/sandbox.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* ---- environment: PATH, HOME, LANG, TERM, then what the profile names ---- */
+
+static void strv_free_all(char **v) {
+  if (!v) return;
+  for (char **p = v; *p; p++) free(*p);
+  free(v);
+}
+
+static int env_set(char ***envp, size_t *n, const char *name, const char *value) {
+  size_t nl = strlen(name);
+  char *e;
+  if (asprintf(&e, "%s=%s", name, value) < 0) return -ENOMEM;
+  for (size_t i = 0; i < *n; i++) {
+    if (!strncmp((*envp)[i], name, nl) && (*envp)[i][nl] == '=') {
+      free((*envp)[i]);
+      (*envp)[i] = e;
+      return 0;
+    }
+  }
+  char **v = realloc(*envp, (*n + 2) * sizeof *v);
+  if (!v) {
+    free(e);
+    return -ENOMEM;
+  }
+  v[(*n)++] = e;
+  v[*n] = NULL;
+  *envp = v;
+  return 0;
+}
+
+static int build_env(const struct nc_profile *p, char ***ret_env, char ***ret_path, nc_error *err) {
+  char **env = calloc(1, sizeof *env);
+  size_t n = 0;
+  int r = env ? 0 : -ENOMEM;
+  const char *lang = getenv("LANG"), *term = getenv("TERM");
+  if (r == 0) r = env_set(&env, &n, "PATH", DEFAULT_PATH);
+  if (r == 0) r = env_set(&env, &n, "HOME", "/tmp");
+  if (r == 0) r = env_set(&env, &n, "LANG", lang && *lang ? lang : "C.UTF-8");
+  if (r == 0 && term && *term) r = env_set(&env, &n, "TERM", term);
+  for (size_t i = 0; r == 0 && i < p->env.n; i++) {
+    char *eq = strchr(p->env.v[i], '=');
+    if (!eq) continue;
+    char name[256];
+    size_t nl = (size_t)(eq - p->env.v[i]);
+    if (nl >= sizeof name) continue;
+    memcpy(name, p->env.v[i], nl);
+    name[nl] = '\0';
+    r = env_set(&env, &n, name, eq + 1);
+  }
+  if (r < 0) {
+    strv_free_all(env);
+    return nc_error_set(err, ENOMEM, "environment: out of memory");
+  }
+  /* The command is looked up in the sandbox's PATH, as its shell would. */
+  const char *path = DEFAULT_PATH;
+  for (size_t i = 0; i < n; i++)
+    if (!strncmp(env[i], "PATH=", 5)) path = env[i] + 5;
+  size_t parts = 2;
+  for (const char *c = path; *c; c++) parts += (*c == ':');
+  char **dirs = calloc(parts, sizeof *dirs);
+  char *copy = strdup(path);
+  if (!dirs || !copy) {
+    free(dirs);
+    free(copy);
+    strv_free_all(env);
+    return nc_error_set(err, ENOMEM, "environment: out of memory");
+  }
+  size_t k = 0;
+  char *save = NULL;
+  for (char *tok = strtok_r(copy, ":", &save); tok && k + 1 < parts; tok = strtok_r(NULL, ":", &save))
+    if (tok[0] == '/') dirs[k++] = strdup(tok);
+  free(copy);
+  *ret_env = env;
+  *ret_path = dirs;
+  return 0;
+}
+
+/* ---- the run ---- */
+
+struct run_state {
+  const struct nc_profile *p;
+  struct nc_spawn_spec spec;
+  struct nc_seccomp_filter filter;
+  struct nc_cgroup *cg;
+  int uid_lock, pidfd, sync, epfd, deadline_fd, grace_fd;
+  int out_r[2];      /* read ends of the stdout/stderr pipes (output limit) */
+  pid_t pid;
+  bool started, exited, reaped, timed_out, killed;
+  int exit_status;   /* wait status from the EXIT frame */
+  int forwarded_sig;
+  struct nc_frame error; /* first ERROR frame */
+  bool have_error;
+  struct rusage ru;
+  int init_status;
+  uint64_t out_total;
+};
+
+static void kill_all(struct run_state *s) {
+  if (s->killed) return;
+  s->killed = true;
+  if (s->cg) nc_cgroup_kill(s->cg, NULL);
+  if (s->pidfd >= 0) syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
+}
+
+static int arm_timer(int *fd, uint64_t ms, nc_error *err) {
+  *fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+  if (*fd < 0) return nc_error_sys(err, errno, "timerfd_create");
+  struct itimerspec its = {.it_value = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000}};
+  if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) its.it_value.tv_nsec = 1;
+  if (timerfd_settime(*fd, 0, &its, NULL) < 0) return nc_error_sys(err, errno, "timerfd_settime");
+  return 0;
+}
+
+static int watch(struct run_state *s, int fd, nc_error *err) {
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+  if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) return nc_error_sys(err, errno, "epoll_ctl");
+  return 0;
+}
+
+/* Handle one frame; false when there is none to read now. */
+static bool on_frame(struct run_state *s) {
+  struct nc_frame f;
+  int r = nc_frame_recv(s->sync, &f);
+  if (r == -EAGAIN) return false;
+  if (r <= 0) {
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->sync, NULL);
+    return false;
+  }
+  switch (f.type) {
+    case NC_FRAME_ERROR:
+      if (!s->have_error) s->error = f, s->have_error = true;
+      break;
+    case NC_FRAME_STARTED: s->started = true; break;
+    case NC_FRAME_EXIT:
+      s->exited = true;
+      s->exit_status = f.status;
+      break;
+    default: break;
+  }
+  return true;
+}
+
+/* Copy what the command printed, up to the output limit; count the rest. */
+static void pump(struct run_state *s, int i, nc_run_result *res) {
+  char buf[65536];
+  ssize_t n = read(s->out_r[i], buf, sizeof buf);
+  if (n <= 0) {
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->out_r[i], NULL);
+    close(s->out_r[i]);
+    s->out_r[i] = -1;
+    return;
+  }
+  uint64_t room = s->p->output_limit > s->out_total ? s->p->output_limit - s->out_total : 0;
+  size_t keep = (uint64_t)n < room ? (size_t)n : (size_t)room;
+  if (keep) nc_write_all(i + 1, buf, keep);
+  s->out_total += keep;
+  if ((size_t)n > keep) {
+    res->output_truncated = true;
+    res->output_dropped_bytes += (uint64_t)n - keep;
+  }
+}
+
+static void on_signal(struct run_state *s, int sfd, nc_error *err) {
+  struct signalfd_siginfo si;
+  if (read(sfd, &si, sizeof si) != (ssize_t)sizeof si) return;
+  if (!s->forwarded_sig) s->forwarded_sig = (int)si.ssi_signo;
+  struct nc_frame f = {.type = NC_FRAME_SIGNAL, .code = (int32_t)si.ssi_signo};
+  nc_frame_send(s->sync, &f);
+  if (s->grace_fd < 0 && arm_timer(&s->grace_fd, 5000, err) == 0) watch(s, s->grace_fd, err);
+}
+
+static int event_loop(struct run_state *s, const struct nc_run_options *opt, nc_run_result *res, nc_error *err) {
+  int r;
+  if ((r = watch(s, s->sync, err)) < 0 || (r = watch(s, s->pidfd, err)) < 0) return r;
+  if (s->p->timeout_ms) {
+    if ((r = arm_timer(&s->deadline_fd, s->p->timeout_ms, err)) < 0 || (r = watch(s, s->deadline_fd, err)) < 0)
+      return r;
+  }
+  if (opt && opt->signal_fd >= 0 && (r = watch(s, opt->signal_fd, err)) < 0) return r;
+  for (int i = 0; i < 2; i++)
+    if (s->out_r[i] >= 0 && (r = watch(s, s->out_r[i], err)) < 0) return r;
+  while (!s->reaped || s->out_r[0] >= 0 || s->out_r[1] >= 0) {
+    struct epoll_event ev[8];
+    int n = epoll_wait(s->epfd, ev, 8, s->reaped ? 1000 : -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      kill_all(s);
+      return nc_error_sys(err, errno, "epoll_wait");
+    }
+    if (n == 0 && s->reaped) break; /* a writer outlived the sandbox? never wait forever */
+    for (int i = 0; i < n; i++) {
+      int fd = ev[i].data.fd;
+      if (fd == s->sync) on_frame(s);
+      else if (fd == s->pidfd) {
+        while (wait4(s->pid, &s->init_status, 0, &s->ru) < 0 && errno == EINTR) {}
+        s->reaped = true;
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->pidfd, NULL);
+        while (on_frame(s)) {} /* frames sent just before init left */
+      } else if (fd == s->deadline_fd) {
+        s->timed_out = true;
+        kill_all(s);
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+      } else if (fd == s->grace_fd) {
+        kill_all(s);
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+      } else if (opt && fd == opt->signal_fd) on_signal(s, fd, err);
+      else if (fd == s->out_r[0]) pump(s, 0, res);
+      else if (fd == s->out_r[1]) pump(s, 1, res);
+    }
+  }
+  return 0;
+}
+
+static int setup(struct run_state *s, char *const argv[], nc_error *err) {
+  const struct nc_profile *p = s->p;
+  int r;
+  s->spec.profile = p;
+  s->spec.argv = (char **)argv;
+  s->spec.caller_uid = getuid();
+  s->spec.caller_gid = getgid();
+  s->spec.rootless = geteuid() != 0;
+  s->spec.pts = isatty(0) || isatty(1) || isatty(2);
+  s->spec.cgroup_fd = -1;
+  s->spec.stdio[0] = s->spec.stdio[1] = s->spec.stdio[2] = -1;
+  if (!s->spec.rootless && (r = nc_uid_lease(&s->spec.host_uid_base, &s->uid_lock, err)) < 0) return r;
+  if ((r = nc_seccomp_prepare(&s->filter, err)) < 0) return r;
+  s->spec.filter = &s->filter;
+  if ((r = build_env(p, &s->spec.envp, &s->spec.path_dirs, err)) < 0) return r;
+  if ((r = nc_rootfs_plan_build(&s->spec.rootfs, p, s->spec.pts, err)) < 0) return r;
+  if (p->output_limit) {
+    for (int i = 0; i < 2; i++) {
+      int pp[2];
+      if (pipe2(pp, O_CLOEXEC) < 0) return nc_error_sys(err, errno, "pipe");
+      s->out_r[i] = pp[0];
+      s->spec.stdio[i + 1] = pp[1];
+    }
+  }
+  return 0;
+}
+
+static int make_cgroup(struct run_state *s, const struct nc_run_options *opt, const char *id, nc_error *err) {
+  const struct nc_profile *p = s->p;
+  struct nc_cgroup_limits lim = {
+      .mem_bytes = p->mem_limit,
+      .cpu_shares = p->cpu_shares,
+      .cpus_milli = p->cpus_milli,
+      .pids_max = p->pids_limit,
+      .best_effort = p->limits == NC_LIMITS_BEST_EFFORT,
+  };
+  int r = nc_cgroup_create(opt ? opt->cgroup_root : NULL, id, &lim, &s->cg, err);
+  if (r < 0) return r;
+  s->spec.cgroup_fd = nc_cgroup_clone_fd(s->cg);
+  return 0;
+}
+
+static void finish_result(struct run_state *s, nc_run_result *res, uint64_t t0) {
+  res->wall_ms = (nc_now_ns() - t0) / 1000000;
+  res->timed_out = s->timed_out;
+  struct nc_cgroup_stats st = {0};
+  if (s->cg && nc_cgroup_stats(s->cg, &st, NULL) == 0) {
+    res->mem_peak_bytes = st.mem_peak_bytes;
+    res->oom_killed = st.oom_kills > 0;
+  }
+  if (st.have_cpu) {
+    res->cpu_user_ms = st.cpu_user_us / 1000;
+    res->cpu_sys_ms = st.cpu_sys_us / 1000;
+  } else {
+    res->cpu_user_ms = (uint64_t)s->ru.ru_utime.tv_sec * 1000 + (uint64_t)s->ru.ru_utime.tv_usec / 1000;
+    res->cpu_sys_ms = (uint64_t)s->ru.ru_stime.tv_sec * 1000 + (uint64_t)s->ru.ru_stime.tv_usec / 1000;
+  }
+  if (s->cg) {
+    struct nc_cgroup_enforced en;
+    nc_cgroup_enforced(s->cg, &en);
+    res->enforced_memory = en.memory;
+    res->enforced_cpu_shares = en.cpu_shares;
+    res->enforced_cpus = en.cpus;
+    res->enforced_pids = en.pids;
+  }
+}
+
+/* Turn what happened into an exit code; negative only for setup failures. */
+static int judge(struct run_state *s, nc_run_result *res, nc_error *err) {
+  if (s->timed_out) {
+    res->exit_code = NC_EXIT_TIMEOUT;
+    res->signal = SIGKILL;
+    return 0;
+  }
+  if (s->exited) {
+    int st = s->exit_status;
+    if (WIFEXITED(st)) res->exit_code = WEXITSTATUS(st);
+    else if (WIFSIGNALED(st)) {
+      res->signal = WTERMSIG(st);
+      res->exit_code = 128 + res->signal;
+    }
+    if (s->killed && s->forwarded_sig) res->exit_code = 128 + s->forwarded_sig;
+    return 0;
+  }
+  if (s->have_error) {
+    if (s->error.status == NC_EXIT_NOTFOUND || s->error.status == NC_EXIT_NOEXEC) {
+      res->exit_code = s->error.status;
+      nc_error_set(err, s->error.code, "%s", s->error.msg);
+      return 0;
+    }
+    return nc_error_set(err, s->error.code, "%s", s->error.msg);
+  }
+  if (s->forwarded_sig) {
+    res->exit_code = 128 + s->forwarded_sig;
+    res->signal = s->forwarded_sig;
+    return 0;
+  }
+  if (res->oom_killed) {
+    res->exit_code = 128 + SIGKILL;
+    res->signal = SIGKILL;
+    return 0;
+  }
+  if (WIFSIGNALED(s->init_status))
+    return nc_error_set(err, EIO, "the sandbox's init was killed by signal %d before the command ended",
+                        WTERMSIG(s->init_status));
+  return nc_error_set(err, EIO, "the sandbox's init exited with status %d before the command ended",
+                      WEXITSTATUS(s->init_status));
+}
+
+static void teardown(struct run_state *s, nc_error *err, int *r) {
+  if (s->pid > 0 && !s->reaped) {
+    kill_all(s);
+    while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR) {}
+  }
+  nc_error cg_err = {0};
+  if (s->cg && nc_cgroup_destroy(s->cg, &cg_err) < 0 && *r == 0) *r = nc_error_set(err, cg_err.code, "%s", cg_err.msg);
+  s->cg = NULL;
+  int *fds[] = {&s->uid_lock, &s->pidfd, &s->sync, &s->epfd, &s->deadline_fd, &s->grace_fd,
+                &s->out_r[0], &s->out_r[1], &s->spec.stdio[1], &s->spec.stdio[2]};
+  for (size_t i = 0; i < NC_ARRAY_SIZE(fds); i++) nc_closep(fds[i]);
+  nc_rootfs_plan_free(&s->spec.rootfs);
+  strv_free_all(s->spec.envp);
+  strv_free_all(s->spec.path_dirs);
+}
+
+int nc_run_ex(const struct nc_profile *p, char *const argv[], const struct nc_run_options *opt, nc_run_result *res,
+              nc_error *err) {
+  memset(res, 0, sizeof *res);
+  if (err) err->code = 0, err->msg[0] = '\0';
+  if (!argv || !argv[0] || !argv[0][0]) return nc_error_set(err, EINVAL, "no command given");
+  int r = nc_profile_validate(p, err);
+  if (r < 0) return r;
+  struct run_state s = {.p = p, .uid_lock = -1, .pidfd = -1, .sync = -1, .epfd = -1, .deadline_fd = -1,
+                        .grace_fd = -1, .out_r = {-1, -1}};
+  uint64_t t0 = nc_now_ns();
+  if ((r = nc_random_id(res->id)) < 0) return nc_error_sys(err, -r, "getrandom");
+  s.epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (s.epfd < 0) r = nc_error_sys(err, errno, "epoll_create1");
+  if (r == 0) r = setup(&s, argv, err);
+  if (r == 0) r = make_cgroup(&s, opt, res->id, err);
+  if (r == 0) r = nc_spawn(&s.spec, &s.pid, &s.pidfd, &s.sync, err);
+  if (r == 0 && s.spec.cgroup_fd < 0) r = nc_cgroup_attach(s.cg, s.pid, err);
+  if (r == 0) r = nc_spawn_release(&s.spec, s.pid, s.sync, err);
+  if (r == 0 && fcntl(s.sync, F_SETFL, O_NONBLOCK) < 0) r = nc_error_sys(err, errno, "fcntl O_NONBLOCK");
+  /* the command's ends of the pipes belong to the sandbox now */
+  nc_closep(&s.spec.stdio[1]);
+  nc_closep(&s.spec.stdio[2]);
+  s.spec.stdio[1] = s.spec.stdio[2] = -1;
+  if (r == 0) r = event_loop(&s, opt, res, err);
+  if (r == 0) {
+    finish_result(&s, res, t0);
+    r = judge(&s, res, err);
+  }
+  teardown(&s, err, &r);
+  return r;
+}
+
+int nc_run(const nc_profile *p, char *const argv[], nc_run_result *res, nc_error *err) {
+  return nc_run_ex(p, argv, NULL, res, err);
+}

@@ -1,1 +1,130 @@
-/* placeholder */
+/* spawn.c — clone3 into fresh namespaces (and the cgroup), uid/gid maps that point
+ * at unprivileged host ids, and the framed parent<->child sync socket. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/util.h"
+#include "sandbox/sandbox.h"
+
+int nc_frame_send(int fd, const struct nc_frame *f) {
+  ssize_t n;
+  do n = send(fd, f, sizeof *f, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return -errno;
+  return n == (ssize_t)sizeof *f ? 0 : -EIO;
+}
+
+int nc_frame_recv(int fd, struct nc_frame *f) {
+  ssize_t n;
+  do n = recv(fd, f, sizeof *f, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return -errno;
+  if (n == 0) return 0;
+  if (n != (ssize_t)sizeof *f) return -EPROTO;
+  f->msg[sizeof f->msg - 1] = '\0';
+  return 1;
+}
+
+#define NS_FLAGS (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC)
+
+static pid_t do_clone(struct nc_spawn_spec *spec, int *ret_pidfd, nc_error *err) {
+  int pidfd = -1;
+  struct clone_args args = {
+      .flags = NS_FLAGS | CLONE_PIDFD,
+      .pidfd = (uint64_t)(uintptr_t)&pidfd,
+      .exit_signal = SIGCHLD,
+  };
+  if (spec->cgroup_fd >= 0) {
+    /* Born in its cgroup; its cgroup namespace is rooted there. */
+    args.flags |= CLONE_INTO_CGROUP | CLONE_NEWCGROUP;
+    args.cgroup = (uint64_t)spec->cgroup_fd;
+  }
+  pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0 && (errno == ENOSYS || errno == E2BIG)) {
+    if (spec->cgroup_fd >= 0)
+      return nc_error_set(err, ENOSYS, "clone3 is not available: cannot place the sandbox into its cgroup at birth");
+    pid = (pid_t)syscall(SYS_clone, NS_FLAGS | SIGCHLD, 0, 0, 0, 0);
+    if (pid > 0) {
+      pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+      if (pidfd < 0) {
+        int e = errno;
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+        return nc_error_sys(err, e, "pidfd_open");
+      }
+    }
+  }
+  if (pid < 0) {
+    int e = errno;
+    if (e == EPERM || e == ENOSPC || e == EUSERS)
+      return nc_error_sys(err, e, "clone into new user, mount, pid, net, uts and ipc namespaces "
+                                  "(see `nanoclaw check`; /proc/sys/user/max_user_namespaces)");
+    return nc_error_sys(err, e, "clone the sandbox");
+  }
+  if (pid > 0) {
+    int fl = fcntl(pidfd, F_GETFD);
+    if (fl >= 0) fcntl(pidfd, F_SETFD, fl | FD_CLOEXEC);
+  }
+  *ret_pidfd = pidfd;
+  return pid;
+}
+
+int nc_spawn(struct nc_spawn_spec *spec, pid_t *ret_pid, int *ret_pidfd, int *ret_sync, nc_error *err) {
+  int sp[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) return nc_error_sys(err, errno, "socketpair");
+  int pidfd = -1;
+  pid_t pid = do_clone(spec, &pidfd, err);
+  if (pid == 0) {
+    close(sp[0]);
+    nc_init_main(spec, sp[1]);
+  }
+  close(sp[1]);
+  if (pid < 0) {
+    close(sp[0]);
+    return (int)pid;
+  }
+  *ret_pid = pid;
+  *ret_pidfd = pidfd;
+  *ret_sync = sp[0];
+  return 0;
+}
+
+static int write_proc(pid_t pid, const char *file, const char *content, nc_error *err) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+  int r = nc_write_file_at(AT_FDCWD, path, content);
+  if (r < 0) return nc_error_sys(err, -r, "write `%s` (\"%s\")", path, content);
+  return 0;
+}
+
+int nc_spawn_release(const struct nc_spawn_spec *spec, pid_t pid, int sync_fd, nc_error *err) {
+  char map[128];
+  int r;
+  if (spec->rootless) {
+    /* One id each: the sandbox user is the caller. */
+    if ((r = write_proc(pid, "setgroups", "deny", err)) < 0) return r;
+    snprintf(map, sizeof map, "%u %u 1\n", (unsigned)spec->profile->uid, (unsigned)spec->caller_uid);
+    if ((r = write_proc(pid, "uid_map", map, err)) < 0) return r;
+    snprintf(map, sizeof map, "%u %u 1\n", (unsigned)spec->profile->gid, (unsigned)spec->caller_gid);
+    if ((r = write_proc(pid, "gid_map", map, err)) < 0) return r;
+  } else {
+    /* Inside 0..65535 are host ids base..base+65535: never host root, and
+     * no other sandbox's. */
+    snprintf(map, sizeof map, "0 %u %u\n", (unsigned)spec->host_uid_base, NC_UID_RANGE);
+    if ((r = write_proc(pid, "uid_map", map, err)) < 0) return r;
+    if ((r = write_proc(pid, "gid_map", map, err)) < 0) return r;
+  }
+  struct nc_frame go = {.type = NC_FRAME_GO};
+  if ((r = nc_frame_send(sync_fd, &go)) < 0) return nc_error_sys(err, -r, "release the sandbox");
+  return 0;
+}

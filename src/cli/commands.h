@@ -1,0 +1,9 @@
+/* commands.h — the subcommands main() dispatches to; each returns the process exit status. */
+#ifndef NC_CLI_COMMANDS_H
+#define NC_CLI_COMMANDS_H
+
+int nc_cmd_check(int argc, char **argv);
+int nc_cmd_run(int argc, char **argv);
+int nc_cmd_gc(int argc, char **argv);
+
+#endif
