@@ -17,6 +17,9 @@ struct nc_seccomp_filter {
  * Called in the parent before clone. 0 or negative with err filled. */
 int nc_seccomp_prepare(struct nc_seccomp_filter *ret, nc_error *err);
 void nc_seccomp_filter_free(struct nc_seccomp_filter *f);
+/* Build the filter from the policy with libseccomp now (no cache, no prebuilt
+ * copy): what nc-gen-seccomp embeds at build time, and what tests compare. */
+int nc_seccomp_compile(struct nc_seccomp_filter *ret, nc_error *err);
 
 /* Install f in the calling thread (no_new_privs must already be set).
  * Async-signal-safe: allocates nothing; for the child between clone and exec.
