@@ -24,7 +24,7 @@ build build; record "build (gcc, -Werror)" $?
 unit_tier() { # builddir label
   local d=$1 label=$2 name st
   for exe in "$d"/tests/test_*; do
-    [ -x "$exe" ] || continue
+    [ -f "$exe" ] && [ -x "$exe" ] || continue
     name=$(basename "$exe")
     CMOCKA_MESSAGE_OUTPUT=stdout "$exe" >"$d/$name.log" 2>&1; st=$?
     [ $st -ne 0 ] && sed 's/^/    /' "$d/$name.log" | tail -30

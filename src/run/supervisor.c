@@ -358,6 +358,7 @@ static void teardown(struct run_state *s, nc_error *err, int *r) {
                 &s->out_r[0], &s->out_r[1], &s->spec.stdio[1], &s->spec.stdio[2]};
   for (size_t i = 0; i < NC_ARRAY_SIZE(fds); i++) nc_closep(fds[i]);
   nc_rootfs_plan_free(&s->spec.rootfs);
+  nc_seccomp_filter_free(&s->filter);
   strv_free_all(s->spec.envp);
   strv_free_all(s->spec.path_dirs);
 }
