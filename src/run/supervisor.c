@@ -370,6 +370,11 @@ int nc_run_ex(const struct nc_profile *p, char *const argv[], const struct nc_ru
   if (!argv || !argv[0] || !argv[0][0]) return nc_error_set(err, EINVAL, "no command given");
   int r = nc_profile_validate(p, err);
   if (r < 0) return r;
+  /* Fail closed: never run with less than the profile asks for. */
+  if (p->allowed_hosts.n > 0)
+    return nc_error_set(err, ENOTSUP,
+                        "allowed_hosts: the filtering egress proxy is not built yet; remove allowed_hosts "
+                        "(the sandbox then has no network) or wait for it");
   struct run_state s = {.p = p, .uid_lock = -1, .pidfd = -1, .sync = -1, .epfd = -1, .deadline_fd = -1,
                         .grace_fd = -1, .out_r = {-1, -1}};
   uint64_t t0 = nc_now_ns();
