@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "config/flags.h"
 #include "nanoclaw.h"
 
 static const char usage[] =
@@ -19,7 +20,9 @@ static const char usage[] =
     "\n"
     "Exit status of `run`: the command's own; 124 the deadline killed it; 125 nanoclaw\n"
     "could not set the sandbox up; 126 not executable; 127 not found.\n"
-    "See nanoclaw(1).\n";
+    "See nanoclaw(1).\n"
+    "\n"
+    "Options of `run` (each is also a key of the JSON profile):\n";
 
 int main(int argc, char **argv) {
   if (argc < 2) {
@@ -32,6 +35,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "gc")) return nc_cmd_gc(argc - 1, argv + 1);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
     fputs(usage, stdout);
+    fputs(nc_profile_flags_help(), stdout);
     return 0;
   }
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

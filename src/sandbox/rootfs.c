@@ -249,7 +249,6 @@ static int plan_dev(struct nc_rootfs_plan *plan, bool pts, nc_error *err) {
   }
   for (size_t i = 0; i < NC_ARRAY_SIZE(links); i++)
     if ((r = plan_add(plan, NC_STEP_SYMLINK, links[i][0], links[i][1], -1, false, err)) < 0) return r;
-  if ((r = plan_add(plan, NC_STEP_TMPFS, "/dev/shm", "mode=1777,size=16m", -1, true, err)) < 0) return r;
   if (pts) {
     if ((r = plan_add(plan, NC_STEP_DEVPTS, "/dev/pts", "ptmxmode=0666,mode=0620", -1, true, err)) < 0) return r;
     if ((r = plan_add(plan, NC_STEP_SYMLINK, "/dev/ptmx", "pts/ptmx", -1, false, err)) < 0) return r;
