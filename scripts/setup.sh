@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential meson ninja-build pkg-config libseccomp-dev libjansson-dev libcmocka-dev
-      clang libclang-rt-14-dev valgrind cppcheck python3 iproute2 busybox-static bubblewrap crun hyperfine)
+      clang libclang-rt-14-dev valgrind cppcheck python3 iproute2 busybox-static bubblewrap crun hyperfine jq procps)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -24,3 +24,98 @@ ncrun() {
   set -e
   OUT=$(cat "$o"); ERR=$(cat "$e")
 }
+
+# ---- helpers for tests/security and tests/integration (nc-probe, results, leftovers) ----
+
+# probe_setup: copy $PROBE to $TMP/nc/nc-probe (dir and file 0755); ncprobe
+# binds $TMP/nc read-only at /nc, so inside the sandbox it is /nc/nc-probe.
+probe_setup() {
+  [ -x "${PROBE:-}" ] || fail "the probe is not built: [${PROBE:-}]"
+  mkdir -p "$TMP/nc"
+  cp "$PROBE" "$TMP/nc/nc-probe"
+  chmod 755 "$TMP/nc" "$TMP/nc/nc-probe"
+}
+
+# ncprobe [NANOCLAW-RUN-FLAGS...] -- PROBE-ARGS...: ncrun with the probe at /nc.
+ncprobe() {
+  local flags=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do flags+=("$1"); shift; done
+  [ "${1:-}" = "--" ] && shift
+  [ -x "$TMP/nc/nc-probe" ] || probe_setup
+  ncrun "${flags[@]}" --bind "$TMP/nc:/nc" -- /nc/nc-probe "$@"
+}
+
+# assert_rc EXPECTED MSG: $RC after ncrun, with stdout/stderr in the message.
+assert_rc() { [ "$RC" = "$1" ] || fail "${2:-}: exit status expected [$1] got [$RC]; stdout [$OUT] stderr [$ERR]"; }
+
+# jget FILE JQ-FILTER: one value of a result JSON (jq -r).
+jget() { jq -r "$2" "$1"; }
+
+# host_leftovers: what a run could leave behind on the host, one item a line:
+# mounts naming nanoclaw or a test dir, the mount count, nanoclaw cgroup dirs
+# with no process in them (ones with processes belong to runs in progress,
+# perhaps other people's), temp dirs.
+host_leftovers() {
+  {
+    awk '{print "mount " $2 " " $3}' /proc/self/mounts | grep -i -e nanoclaw -e nctest || true
+    echo "mounts-total $(wc -l </proc/self/mounts)"
+    local d
+    for d in $(find /sys/fs/cgroup -maxdepth 5 -type d -name 'nanoclaw*' 2>/dev/null); do
+      [ -s "$d/cgroup.procs" ] || echo "cgroup $d"
+    done
+    ls -d /tmp/nanoclaw* /run/nanoclaw* /dev/shm/nanoclaw* /var/tmp/nanoclaw* 2>/dev/null | sed 's/^/tmp /' || true
+  } | sort
+}
+
+# cgroups_of_id ID: cgroup dirs (any hierarchy) named after sandbox ID.
+cgroups_of_id() { find /sys/fs/cgroup -maxdepth 5 -type d -name "*$1*" 2>/dev/null || true; }
+
+# sandbox_cgroups PID: the host cgroup dirs PID is in that differ from this
+# shell's own (so those nanoclaw created for the sandbox), one per line.
+sandbox_cgroups() {
+  local line mine ctrl path
+  mine=$(cat /proc/self/cgroup)
+  while IFS= read -r line; do
+    grep -qxF -- "$line" <<<"$mine" && continue
+    ctrl=${line#*:}; ctrl=${ctrl%%:*}; path=${line#*:*:}
+    case "$ctrl" in
+      "") echo "/sys/fs/cgroup/unified$path" ;;
+      name=*) echo "/sys/fs/cgroup/${ctrl#name=}$path" ;;
+      *) echo "/sys/fs/cgroup/${ctrl%%,*}$path" ;;
+    esac
+  done </proc/"$1"/cgroup
+}
+
+# wait_pid PATTERN SECS: print the first pid whose command line matches the
+# extended regex PATTERN (pgrep -f), polling up to SECS; empty when none.
+wait_pid() {
+  local i n=$(( ${2:-5} * 20 )) p
+  for ((i = 0; i < n; i++)); do
+    p=$(pgrep -f -- "$1" | head -1 || true)
+    [ -n "$p" ] && { echo "$p"; return 0; }
+    sleep 0.05
+  done
+}
+
+# wait_gone PATTERN SECS: succeed once no process matches PATTERN (pgrep -f),
+# polling up to SECS; fail listing the survivors otherwise.
+wait_gone() {
+  local i n=$(( ${2:-3} * 20 ))
+  for ((i = 0; i < n; i++)); do
+    pgrep -f -- "$1" >/dev/null || return 0
+    sleep 0.05
+  done
+  fail "still running after ${2:-3}s: $(pgrep -a -f -- "$1" | head -5 | tr '\n' ';')"
+}
+
+# now_ms: monotonic-enough wall clock in milliseconds.
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# assert_no_new_leftovers BEFORE MSG: host_leftovers now holds nothing that
+# BEFORE (an earlier host_leftovers) did not (a concurrent `nanoclaw gc` may
+# have removed some of BEFORE's).
+assert_no_new_leftovers() {
+  local new
+  new=$(comm -13 <(printf '%s\n' "$1") <(host_leftovers))
+  [ -z "$new" ] || fail "${2:-}: left behind: $(tr '\n' ';' <<<"$new")"
+}
