@@ -153,3 +153,21 @@ test_many_runs_no_growth() {
   assert_no_new_leftovers "$before" "host leftovers after $n runs"
   [ ${#left[@]} -eq 0 ] || fail "${#left[@]} of $n runs left cgroups: $(cgroups_of_id "${left[0]}" | head -3 | tr '\n' ' ')"
 }
+
+# A long-lived caller of the library (an agent runtime) runs 200 sandboxes
+# in one process: its fds and memory must not grow, and nothing of any
+# sandbox (cgroup, mount) may remain on the host.
+test_long_lived_library_caller_200_runs() {
+  local before after line
+  before=$(host_leftovers)
+  line=$("$(dirname "$NC")/tests/nc-longlived" 200)
+  after=$(host_leftovers)
+  echo "$line"
+  local fb fa rb ra
+  fb=$(sed -n 's/.*fds_before=\([0-9]*\).*/\1/p' <<<"$line"); fa=$(sed -n 's/.*fds_after=\([0-9]*\).*/\1/p' <<<"$line")
+  rb=$(sed -n 's/.*rss_kb_before=\([0-9]*\).*/\1/p' <<<"$line"); ra=$(sed -n 's/.*rss_kb_after=\([0-9]*\).*/\1/p' <<<"$line")
+  [ -n "$fb" ] && [ -n "$ra" ] || fail "no figures from nc-longlived: $line"
+  assert_eq "$fb" "$fa" "open fds after 10 runs vs after 200"
+  [ $((ra - rb)) -le 256 ] || fail "RSS grew by $((ra - rb)) KiB over 190 runs"
+  assert_eq "$before" "$after" "host leftovers (cgroups, mounts, temp dirs) after 200 runs"
+}
