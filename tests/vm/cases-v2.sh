@@ -22,11 +22,16 @@ jget() { sed -n "s/^ *\"$1\": *\\([^,]*\\),\\{0,1\\}\$/\\1/p" "$2" | head -n 1; 
 leaves() { find $CG -type d -name 'nanoclaw-*' 2>/dev/null; }
 # Wait (up to ~15 s: TCG is slow) for a leaf with a process in it while
 # nanoclaw (pid $1) runs; print it.
+running() { # PID: alive and not a zombie
+  st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)
+  [ -n "$st" ] && [ "$st" != Z ]
+}
 wait_leaf() {
   i=0
-  while [ $i -lt 300 ] && kill -0 "$1" 2>/dev/null; do
+  while [ $i -lt 300 ] && running "$1"; do
     for l in $(leaves); do
-      if [ -s "$l/cgroup.procs" ]; then echo "$l"; return 0; fi
+      # cgroupfs files have size 0 in stat: read them, don't test -s.
+      if [ -n "$(cat "$l/cgroup.procs" 2>/dev/null)" ]; then echo "$l"; return 0; fi
     done
     usleep 50000
     i=$((i + 1))
@@ -69,10 +74,10 @@ case_pids() {
   leaf=$(wait_leaf $bg)
   max="" cur_max=0
   if [ -n "$leaf" ]; then
-    max=$(cat $leaf/pids.max 2>/dev/null)
+    max=$(cat "$leaf/pids.max" 2>/dev/null)
     i=0
     while [ $i -lt 20 ] && [ -d "$leaf" ]; do
-      c=$(cat $leaf/pids.current 2>/dev/null) || break
+      c=$(cat "$leaf/pids.current" 2>/dev/null) || break
       [ -n "$c" ] && [ "$c" -gt "$cur_max" ] && cur_max=$c
       usleep 50000
       i=$((i + 1))
@@ -99,7 +104,7 @@ case_cpus() {
   bg=$!
   leaf=$(wait_leaf $bg)
   cmax=""
-  [ -n "$leaf" ] && cmax=$(cat $leaf/cpu.max 2>/dev/null)
+  [ -n "$leaf" ] && cmax=$(cat "$leaf/cpu.max" 2>/dev/null)
   wait $bg
   rc=$?
   en=$(sed -n '/"limits"/,/}/s/^ *"cpus": *\([a-z]*\).*/\1/p' $W/cpu.json 2>/dev/null)
@@ -125,11 +130,11 @@ case_observed_run() {
   leaf=$(wait_leaf $bg)
   weight="" swap="" memmax="" procs="" cgs=""
   if [ -n "$leaf" ]; then
-    weight=$(cat $leaf/cpu.weight 2>/dev/null)
-    swap=$(cat $leaf/memory.swap.max 2>/dev/null)
-    memmax=$(cat $leaf/memory.max 2>/dev/null)
-    procs=$(cat $leaf/cgroup.procs 2>/dev/null)
-    for p in $procs; do cgs="$cgs $p=$(cat /proc/$p/cgroup 2>/dev/null)"; done
+    weight=$(cat "$leaf/cpu.weight" 2>/dev/null)
+    swap=$(cat "$leaf/memory.swap.max" 2>/dev/null)
+    memmax=$(cat "$leaf/memory.max" 2>/dev/null)
+    procs=$(cat "$leaf/cgroup.procs" 2>/dev/null)
+    for p in $procs; do cgs="$cgs $p=$(cat "/proc/$p/cgroup" 2>/dev/null)"; done
     selfcg=$(cat /proc/$bg/cgroup 2>/dev/null)
   fi
   wait $bg
@@ -153,7 +158,7 @@ case_observed_run() {
   bad=""
   [ -z "$procs" ] && bad="no processes listed in the leaf"
   for p in $procs; do
-    c=$(cat /proc/$p/cgroup 2>/dev/null) || continue
+    c=$(cat "/proc/$p/cgroup" 2>/dev/null) || continue
     [ "$c" = "0::$rel" ] || bad="$bad pid $p in '$c'"
   done
   [ "$selfcg" = "0::$rel" ] && bad="$bad nanoclaw itself is in the leaf"

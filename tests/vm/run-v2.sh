@@ -7,6 +7,7 @@
 #   NCVM_CACHE=DIR   kernel cache and the last console log [/var/cache/nanoclaw-vm]
 #   NCVM_TIMEOUT=S   hard limit for the VM run in seconds [300]
 #   NCVM_NO_APT=1    never call apt-get (fail if something is missing)
+#   NCVM_SRC=DIR     build nanoclaw from this source tree [this repository]
 #
 # Prints `ok NAME` / `FAIL NAME DETAIL` per case, judged only from the
 # NCVM-RESULT lines the VM prints on its serial console (never from qemu's
@@ -81,7 +82,8 @@ KERNEL=$CACHE/$kpkg.vmlinuz
 # ---- 3. a static nanoclaw (from the working tree, in a throwaway build dir) --
 say "building a static nanoclaw"
 BS=$TMPD/build-static
-if ! { meson setup "$BS" "$ROOT" -Ddefault_library=static -Dprefer_static=true -Dc_link_args=-static \
+SRC=${NCVM_SRC:-$ROOT}
+if ! { meson setup "$BS" "$SRC" -Ddefault_library=static -Dprefer_static=true -Dc_link_args=-static \
          >"$TMPD/meson.log" 2>&1 && ninja -C "$BS" nanoclaw >>"$TMPD/meson.log" 2>&1; }; then
   tail -40 "$TMPD/meson.log"; die "static build failed"
 fi
