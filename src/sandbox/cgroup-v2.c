@@ -64,9 +64,9 @@ static int enable_in(const struct nc_cgroup *cg, const char *dir, const char *ct
   if (r == -EBUSY)
     return nc_error_sys(err, EBUSY,
                         "cgroup v2: cannot enable controller \"%s\" in `%s/cgroup.subtree_control` because that "
-                        "cgroup has processes in it (no-internal-processes rule); run nanoclaw in a delegated cgroup "
-                        "whose subtree_control already enables \"%s\" (e.g. systemd Delegate=yes with the manager "
-                        "process in a child cgroup), or in the root cgroup",
+                        "cgroup has processes in it (no-internal-processes rule); run nanoclaw from a cgroup whose "
+                        "parent enables \"%s\" (e.g. a systemd scope or service with Delegate=yes), or from the "
+                        "root cgroup",
                         ctl, dir, ctl);
   return nc_error_sys(err, -r, "cgroup v2: enabling controller \"%s\" in `%s/cgroup.subtree_control`", ctl, dir);
 }
@@ -118,11 +118,33 @@ static uint64_t shares_to_weight(uint64_t shares) {
   return 1 + ((shares - 2) * 9999) / 262142;
 }
 
+/* Our own cgroup C holds us, so by the no-internal-processes rule it cannot
+ * enable a controller for children (EBUSY) unless it is the root or was
+ * already set up so. Then the sandboxes go beside C, under its parent, whose
+ * subtree_control necessarily enables what C itself has (systemd hosts:
+ * user@.service/app.slice/x.scope -> app.slice/nanoclaw/...). */
+static bool must_go_beside(const struct nc_cgroup *cg, const char *c, const bool want[V2_N]) {
+  char sub[1024];
+  if (nc_cg_read(c, "cgroup.subtree_control", sub, sizeof sub) < 0) return false;
+  for (int k = 0; k < V2_N; k++) {
+    if (!want[k] || nc_cg_has_word(sub, v2_names[k])) continue;
+    char val[32];
+    snprintf(val, sizeof val, "+%s", v2_names[k]);
+    if (nc_cg_write(&cg->ctx, c, "cgroup.subtree_control", val) == -EBUSY) return true;
+  }
+  return false;
+}
+
 static int v2_create(struct nc_cgroup *cg, const struct nc_cgroup_limits *lim, nc_error *err) {
   char self[PATH_MAX], c[PATH_MAX], p[PATH_MAX], leaf[PATH_MAX];
   int r;
   if ((r = nc_cg_self_path(&cg->ctx, NULL, self, sizeof self, err)) < 0) return r;
   if ((r = nc_cg_join(c, sizeof c, cg->ctx.root, self, err)) < 0) return r;
+  bool want0[V2_N] = {lim->mem_bytes > 0, lim->cpu_shares > 0 || lim->cpus_milli > 0, lim->pids_max > 0};
+  if (strcmp(self, "/") != 0 && must_go_beside(cg, c, want0)) {
+    char *slash = strrchr(c, '/');
+    if (slash && (size_t)(slash - c) > strlen(cg->ctx.root)) *slash = '\0';
+  }
   if ((r = nc_cg_path(p, sizeof p, err, "%s/%s", c, NC_CG_V2_PARENT)) < 0) return r;
   if ((r = nc_cg_path(leaf, sizeof leaf, err, "%s/%s%s", p, NC_CG_PREFIX, cg->id)) < 0) return r;
 
