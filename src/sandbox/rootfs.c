@@ -279,7 +279,19 @@ static int plan_user_mounts(struct nc_rootfs_plan *plan, const struct nc_profile
       const struct nc_bind *b = &p->binds[i];
       if (depth_of(b->dst) != d) continue;
       uint64_t attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (b->rw ? 0 : MOUNT_ATTR_RDONLY);
-      int r = plan_tree(plan, b->dst, AT_FDCWD, b->src, attr, err);
+      /* src was realpath'd when the profile was read, so it has no symlink
+       * left: one now means it was swapped since (a sandbox writing into a
+       * shared rw bind). Open it without following any. */
+      struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+      int sfd = (int)syscall(SYS_openat2, AT_FDCWD, b->src, &how, sizeof how);
+      if (sfd < 0 && errno == ENOSYS) sfd = open(b->src, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+      if (sfd < 0) {
+        char q[NC_MAX_PATH + 64];
+        return nc_error_sys(err, errno, "bind source `%s` (changed since it was resolved?)",
+                            nc_quote(q, sizeof q, b->src));
+      }
+      int r = plan_tree(plan, b->dst, sfd, "", attr, err);
+      close(sfd);
       if (r < 0) {
         char q[NC_MAX_PATH + 64];
         return nc_error_wrap(err, "bind `%s`", nc_quote(q, sizeof q, b->src));
