@@ -57,6 +57,11 @@ typedef struct nc_run_result {
   uint64_t output_dropped_bytes;
   /* which limits were enforced: memory, cpu_shares, cpus, pids */
   bool enforced_memory, enforced_cpu_shares, enforced_cpus, enforced_pids;
+  /* egress through the allowlist proxy (all 0 without allowed_hosts):
+   * connections allowed and run, denied by the allowlist (or unreadable),
+   * allowed but failed (resolve/connect), and bytes relayed each way */
+  uint64_t net_allowed, net_denied, net_failed;
+  uint64_t net_bytes_out, net_bytes_in;
 } nc_run_result;
 
 /* Run argv (argv[0] looked up in the sandbox's PATH) in a fresh sandbox

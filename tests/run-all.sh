@@ -21,6 +21,9 @@ build() { # dir [meson args...]
 
 # 1. Build (gcc) and the unit tests.
 build build; record "build (gcc, -Werror)" $?
+cppcheck --enable=warning,portability --std=c11 --error-exitcode=1 -q -I src -I include -D_GNU_SOURCE \
+  $(git ls-files 'src/*.c' 2>/dev/null || find src -name '*.c') >build/cppcheck.log 2>&1
+st=$?; [ $st -ne 0 ] && sed 's/^/    /' build/cppcheck.log | tail -20; record "cppcheck src/" $st
 unit_tier() { # builddir label
   local d=$1 label=$2 name st
   for exe in "$d"/tests/test_*; do
@@ -37,6 +40,18 @@ unit_tier build unit
 if [ $quick -eq 0 ]; then
   CC=clang build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; record "build (clang, ASan+UBSan)" $?
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 unit_tier build-asan asan
+fi
+
+# 2a. The proxy's request parsers and the allowlist under libFuzzer, for a
+# bounded time each (tests/fuzz/run.sh; a crash fails the tier).
+if [ $quick -eq 0 ]; then
+  while IFS= read -r line; do
+    case $line in
+      "ok   fuzz "*) record "${line#ok   }" 0 ;;
+      "FAIL fuzz "*) record "${line#FAIL }" 1 ;;
+      *) printf '    %s\n' "$line" ;;
+    esac
+  done < <(bash tests/fuzz/run.sh "${FUZZ_SECONDS:-20}" 2>&1)
 fi
 
 # 2b. Whole `nanoclaw run`s under LeakSanitizer: success, command not found,
@@ -56,6 +71,8 @@ if [ $quick -eq 0 ] && [ -x build-asan/nanoclaw ]; then
   lsan_case "bad bind source" 125 --bind /no/such/dir:/x -- true
   lsan_case "deadline" 124 --timeout 0.5 -- sleep 5
   lsan_case "output limit" 0 --output-limit 4 -- /bin/echo 123456789
+  lsan_case "egress proxy (allowed + denied, SOCKS5)" 0 --add-host a.test:127.0.0.1 --allow-host a.test:1 -- \
+    sh -c 'curl -s -o /dev/null http://a.test:1/; curl -s -o /dev/null http://b.test/; curl -s --socks5-hostname 127.0.0.1:3128 http://a.test:1/; exit 0'
   rm -f /tmp/nc-lsan.out
 fi
 

@@ -12,6 +12,7 @@
 #include "config/keys.h"
 #include "core/error.h"
 #include "core/parse.h"
+#include "net/allowlist.h"
 
 #define Q(buf, s) nc_quote((buf), sizeof(buf), (s))
 #define MIN_MEM_LIMIT (4ull << 20)
@@ -358,42 +359,21 @@ static int set_workdir(nc_profile *p, const char *v, const char *where, nc_error
   return r < 0 ? r : replace_str(&p->workdir, path, err);
 }
 
-static void lower(char *s) {
-  for (; *s; s++)
-    if (*s >= 'A' && *s <= 'Z') *s = (char)(*s - 'A' + 'a');
-}
-
 static bool strv_has(const struct nc_strv *v, const char *s) {
   for (size_t i = 0; i < v->n; i++)
     if (strcmp(v->v[i], s) == 0) return true;
   return false;
 }
 
-/* HOST[:PORT]; HOST a DNS name, "*.domain", an IPv4 address or [IPv6]. */
+/* HOST[:PORT]: a name, "*.domain", an IPv4 or IPv6 address or network; stored in canonical form
+ * (lower case, IDNA, "[v6]", no "/32"), once. */
 static int add_allowed_host(nc_profile *p, const char *v, const char *where, nc_error *err) {
-  static const char *what = "is not HOST[:PORT] (e.g. api.openai.com or api.openai.com:443)";
-  char buf[300], ip6[INET6_ADDRSTRLEN + 1];
-  struct in6_addr a6;
-  uint64_t port;
-  const char *end;
-  if (strlen(v) >= sizeof buf) return bad(err, where, v, what);
-  if (v[0] == '[') {
-    end = strchr(v, ']');
-    size_t n = end ? (size_t)(end - v - 1) : 0;
-    if (!end || n >= sizeof ip6) return bad(err, where, v, what);
-    memcpy(ip6, v + 1, n);
-    ip6[n] = '\0';
-    if (inet_pton(AF_INET6, ip6, &a6) != 1) return bad(err, where, v, what);
-    end++;
-  } else {
-    end = v + strcspn(v, ":");
-    if (!dns_name_ok(v, (size_t)(end - v), 253, true)) return bad(err, where, v, what);
-  }
-  if (*end && (*end != ':' || nc_parse_u64(end + 1, 1, 65535, &port) < 0)) return bad(err, where, v, what);
-  snprintf(buf, sizeof buf, "%s", v);
-  lower(buf);
-  if (strv_has(&p->allowed_hosts, buf)) return 0;
-  return push_err(nc_strv_push(&p->allowed_hosts, buf), where, err);
+  struct nc_allow_entry e;
+  char canon[320];
+  if (nc_allow_entry_parse(v, &e, err) < 0) return nc_error_wrap(err, "%s", where);
+  nc_allow_entry_format(&e, canon, sizeof canon);
+  if (strv_has(&p->allowed_hosts, canon)) return 0;
+  return push_err(nc_strv_push(&p->allowed_hosts, canon), where, err);
 }
 
 /* NAME:IP with IP v4, v6 or [v6]; stored as "name:canonical-ip". */
@@ -401,8 +381,13 @@ static int add_add_host(nc_profile *p, const char *v, const char *where, nc_erro
   static const char *what = "is not NAME:IP (e.g. db.internal:10.0.0.5)";
   char ip[INET6_ADDRSTRLEN + 2], canon[INET6_ADDRSTRLEN], entry[300];
   unsigned char addr[sizeof(struct in6_addr)];
+  char name[NC_HOST_MAX];
+  nc_error why = {0};
   const char *colon = strchr(v, ':');
-  if (!colon || !dns_name_ok(v, (size_t)(colon - v), 253, false)) return bad(err, where, v, what);
+  if (!colon) return bad(err, where, v, what);
+  /* the proxy looks names up in their normalised form (lower case, IDNA) */
+  if (nc_host_normalize(v, (size_t)(colon - v), name, &why) < 0)
+    return nc_error_set(err, EINVAL, "%s: %s", where, why.msg);
   const char *a = colon + 1;
   size_t n = strlen(a);
   if (n >= 2 && a[0] == '[' && a[n - 1] == ']') a++, n -= 2;
@@ -411,9 +396,8 @@ static int add_add_host(nc_profile *p, const char *v, const char *where, nc_erro
   ip[n] = '\0';
   int af = inet_pton(AF_INET, ip, addr) == 1 ? AF_INET : inet_pton(AF_INET6, ip, addr) == 1 ? AF_INET6 : 0;
   if (!af || !inet_ntop(af, addr, canon, sizeof canon)) return bad(err, where, v, what);
-  snprintf(entry, sizeof entry, "%.*s:%s", (int)(colon - v), v, canon);
-  lower(entry);
-  size_t nl = (size_t)(colon - v) + 1;
+  snprintf(entry, sizeof entry, "%s:%s", name, canon);
+  size_t nl = strlen(name) + 1;
   for (size_t i = 0; i < p->add_hosts.n; i++) {
     if (strcmp(p->add_hosts.v[i], entry) == 0) return 0;
     if (strncmp(p->add_hosts.v[i], entry, nl) == 0) {

@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/util.h"
+#include "net/proxy.h"
 #include "run/run.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
@@ -72,6 +73,16 @@ static int build_env(const struct nc_profile *p, char ***ret_env, char ***ret_pa
     name[nl] = '\0';
     r = env_set(&env, &n, name, eq + 1);
   }
+  /* With an allowlist, the proxy is the only way out; these win over the
+   * profile's env so a typo there cannot point clients elsewhere. */
+  if (r == 0 && p->allowed_hosts.n > 0) {
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", NC_PROXY_PORT);
+    static const char *names[] = {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"};
+    for (size_t i = 0; r == 0 && i < NC_ARRAY_SIZE(names); i++) r = env_set(&env, &n, names[i], url);
+    if (r == 0) r = env_set(&env, &n, "NO_PROXY", "localhost,127.0.0.1,::1");
+    if (r == 0) r = env_set(&env, &n, "no_proxy", "localhost,127.0.0.1,::1");
+  }
   if (r < 0) {
     strv_free_all(env);
     return nc_error_set(err, ENOMEM, "environment: out of memory");
@@ -107,6 +118,8 @@ struct run_state {
   struct nc_spawn_spec spec;
   struct nc_seccomp_filter filter;
   struct nc_cgroup *cg;
+  struct nc_proxy *proxy;
+  nc_error proxy_err; /* the proxy could not start: the run fails closed */
   int uid_lock, pidfd, sync, epfd, deadline_fd, grace_fd;
   int out_r[2];      /* read ends of the stdout/stderr pipes (output limit) */
   pid_t pid;
@@ -142,10 +155,32 @@ static int watch(struct run_state *s, int fd, nc_error *err) {
   return 0;
 }
 
+static int watch(struct run_state *s, int fd, nc_error *err);
+
+/* The sandbox's init passed up the proxy's listening socket: serve it. */
+static void start_proxy(struct run_state *s, int lfd) {
+  if (lfd < 0 || s->proxy || !s->spec.proxy_port) {
+    nc_closep(&lfd);
+    return;
+  }
+  int r = nc_proxy_new(&s->proxy, s->p, lfd, NULL, &s->proxy_err);
+  if (r == 0) r = watch(s, nc_proxy_fd(s->proxy), &s->proxy_err);
+  if (r < 0) {
+    if (!s->proxy_err.code) s->proxy_err.code = -r;
+    kill_all(s);
+  }
+}
+
 /* Handle one frame; false when there is none to read now. */
 static bool on_frame(struct run_state *s) {
   struct nc_frame f;
-  int r = nc_frame_recv(s->sync, &f);
+  int passed = -1;
+  int r = nc_frame_recv_fd(s->sync, &f, &passed);
+  if (r > 0 && f.type == NC_FRAME_PROXY) {
+    start_proxy(s, passed);
+    return true;
+  }
+  nc_closep(&passed);
   if (r == -EAGAIN) return false;
   if (r <= 0) {
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->sync, NULL);
@@ -195,6 +230,23 @@ static void on_signal(struct run_state *s, int sfd, nc_error *err) {
   if (s->grace_fd < 0 && arm_timer(&s->grace_fd, 5000, err) == 0) watch(s, s->grace_fd, err);
 }
 
+/* The sandbox is gone: close every proxied connection, keep the counts. */
+static void stop_proxy(struct run_state *s, nc_run_result *res) {
+  if (!s->proxy) return;
+  epoll_ctl(s->epfd, EPOLL_CTL_DEL, nc_proxy_fd(s->proxy), NULL);
+  struct nc_proxy *px = s->proxy;
+  s->proxy = NULL;
+  nc_proxy_close_all(px); /* reports the connections still open */
+  struct nc_proxy_stats st;
+  nc_proxy_stats(px, &st);
+  nc_proxy_free(px);
+  res->net_allowed = st.allowed;
+  res->net_denied = st.denied;
+  res->net_failed = st.failed;
+  res->net_bytes_out = st.bytes_out;
+  res->net_bytes_in = st.bytes_in;
+}
+
 static int event_loop(struct run_state *s, const struct nc_run_options *opt, nc_run_result *res, nc_error *err) {
   int r;
   if ((r = watch(s, s->sync, err)) < 0 || (r = watch(s, s->pidfd, err)) < 0) return r;
@@ -222,6 +274,7 @@ static int event_loop(struct run_state *s, const struct nc_run_options *opt, nc_
         s->reaped = true;
         epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->pidfd, NULL);
         while (on_frame(s)) {} /* frames sent just before init left */
+        stop_proxy(s, res);
       } else if (fd == s->deadline_fd) {
         s->timed_out = true;
         kill_all(s);
@@ -230,6 +283,7 @@ static int event_loop(struct run_state *s, const struct nc_run_options *opt, nc_
         kill_all(s);
         epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
       } else if (opt && fd == opt->signal_fd) on_signal(s, fd, err);
+      else if (s->proxy && fd == nc_proxy_fd(s->proxy)) nc_proxy_dispatch(s->proxy);
       else if (fd == s->out_r[0]) pump(s, 0, res);
       else if (fd == s->out_r[1]) pump(s, 1, res);
     }
@@ -247,6 +301,7 @@ static int setup(struct run_state *s, char *const argv[], nc_error *err) {
   s->spec.rootless = geteuid() != 0;
   s->spec.pts = isatty(0) || isatty(1) || isatty(2);
   s->spec.cgroup_fd = -1;
+  if (p->allowed_hosts.n > 0) s->spec.proxy_port = NC_PROXY_PORT;
   s->spec.stdio[0] = s->spec.stdio[1] = s->spec.stdio[2] = -1;
   if (!s->spec.rootless && (r = nc_uid_lease(&s->spec.host_uid_base, &s->uid_lock, err)) < 0) return r;
   if ((r = nc_seccomp_prepare(&s->filter, err)) < 0) return r;
@@ -306,6 +361,7 @@ static void finish_result(struct run_state *s, nc_run_result *res, uint64_t t0) 
 
 /* Turn what happened into an exit code; negative only for setup failures. */
 static int judge(struct run_state *s, nc_run_result *res, nc_error *err) {
+  if (s->proxy_err.code) return nc_error_set(err, s->proxy_err.code, "%s", s->proxy_err.msg);
   if (s->timed_out) {
     res->exit_code = NC_EXIT_TIMEOUT;
     res->signal = SIGKILL;
@@ -351,6 +407,8 @@ static void teardown(struct run_state *s, nc_error *err, int *r) {
     kill_all(s);
     while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR) {}
   }
+  nc_proxy_free(s->proxy);
+  s->proxy = NULL;
   nc_error cg_err = {0};
   if (s->cg && nc_cgroup_destroy(s->cg, &cg_err) < 0 && *r == 0) *r = nc_error_set(err, cg_err.code, "%s", cg_err.msg);
   s->cg = NULL;
@@ -370,11 +428,6 @@ int nc_run_ex(const struct nc_profile *p, char *const argv[], const struct nc_ru
   if (!argv || !argv[0] || !argv[0][0]) return nc_error_set(err, EINVAL, "no command given");
   int r = nc_profile_validate(p, err);
   if (r < 0) return r;
-  /* Fail closed: never run with less than the profile asks for. */
-  if (p->allowed_hosts.n > 0)
-    return nc_error_set(err, ENOTSUP,
-                        "allowed_hosts: the filtering egress proxy is not built yet; remove allowed_hosts "
-                        "(the sandbox then has no network) or wait for it");
   struct run_state s = {.p = p, .uid_lock = -1, .pidfd = -1, .sync = -1, .epfd = -1, .deadline_fd = -1,
                         .grace_fd = -1, .out_r = {-1, -1}};
   uint64_t t0 = nc_now_ns();

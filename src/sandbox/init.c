@@ -1,10 +1,12 @@
 /* init.c — pid 1 inside the sandbox: finish setup as namespace root, start the
  * command as pid 2, reap every orphan, report the command's end to the
  * supervisor. Runs between clone and exec: no allocation, no locks. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -50,6 +52,23 @@ static int loopback_up(void) {
   }
   close(s);
   return r;
+}
+
+/* The egress proxy's listening socket lives here, in the sandbox's network
+ * namespace; the supervisor serves it from the host side. */
+static void proxy_listen(const struct nc_spawn_spec *spec, int sync_fd) {
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) failf(sync_fd, errno, "egress proxy: socket");
+  int one = 1;
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(spec->proxy_port),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) failf(sync_fd, errno, "egress proxy: SO_REUSEADDR");
+  if (bind(s, (struct sockaddr *)&a, sizeof a) < 0) failf(sync_fd, errno, "egress proxy: bind 127.0.0.1");
+  if (listen(s, 256) < 0) failf(sync_fd, errno, "egress proxy: listen");
+  struct nc_frame f = {.type = NC_FRAME_PROXY};
+  int r = nc_frame_send_fd(sync_fd, &f, s);
+  if (r < 0) failf(sync_fd, -r, "egress proxy: pass the listening socket");
+  close(s);
 }
 
 static void become_ns_root(const struct nc_spawn_spec *spec, int sync_fd) {
@@ -140,6 +159,7 @@ void nc_init_main(const struct nc_spawn_spec *spec, int sync_fd) {
   if (sethostname(hn, strlen(hn)) < 0) failf(sync_fd, errno, "sethostname");
   int r = loopback_up();
   if (r < 0) failf(sync_fd, -r, "bring up lo in the sandbox's network namespace");
+  if (spec->proxy_port) proxy_listen(spec, sync_fd);
   struct nc_frame f = {0};
   if ((r = nc_rootfs_enter(&spec->rootfs, &f)) < 0) fail(sync_fd, &f, -r, NC_EXIT_SETUP);
 

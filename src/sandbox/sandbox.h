@@ -19,6 +19,7 @@ enum nc_frame_type {
   NC_FRAME_STARTED,  /* child -> parent: the command was exec'd (status = its pid inside) */
   NC_FRAME_EXIT,     /* child -> parent: the command ended (status = wait status) */
   NC_FRAME_SIGNAL,   /* parent -> child: forward signal `code` to the command */
+  NC_FRAME_PROXY,    /* child -> parent: the proxy's listening socket (SCM_RIGHTS) */
 };
 
 struct nc_frame {
@@ -73,6 +74,7 @@ struct nc_spawn_spec {
   bool pts;            /* a terminal is attached: give a private devpts */
   int cgroup_fd;       /* v2 leaf for CLONE_INTO_CGROUP, or -1 */
   int stdio[3];        /* fds to become the command's 0,1,2 (-1: inherit as is) */
+  uint16_t proxy_port; /* >0: init listens on 127.0.0.1:proxy_port and passes the socket up */
 };
 
 #define NC_UID_RANGE 65536u
@@ -101,7 +103,12 @@ int nc_spawn(struct nc_spawn_spec *spec, pid_t *ret_pid, int *ret_pidfd, int *re
 int nc_spawn_release(const struct nc_spawn_spec *spec, pid_t pid, int sync_fd, nc_error *err);
 
 int nc_frame_send(int fd, const struct nc_frame *f);
-/* 1 on a frame, 0 on EOF, -errno on error */
+/* A frame carrying one fd. */
+int nc_frame_send_fd(int fd, const struct nc_frame *f, int passed);
+/* 1 on a frame, 0 on EOF, -errno on error. A passed fd lands in *ret_fd
+ * (close-on-exec) when ret_fd is given, else it is closed; *ret_fd is -1
+ * when the frame carried none. */
 int nc_frame_recv(int fd, struct nc_frame *f);
+int nc_frame_recv_fd(int fd, struct nc_frame *f, int *ret_fd);
 
 #endif

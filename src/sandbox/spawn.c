@@ -24,16 +24,59 @@ int nc_frame_send(int fd, const struct nc_frame *f) {
   return n == (ssize_t)sizeof *f ? 0 : -EIO;
 }
 
-int nc_frame_recv(int fd, struct nc_frame *f) {
+int nc_frame_send_fd(int fd, const struct nc_frame *f, int passed) {
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct iovec iov = {.iov_base = (void *)f, .iov_len = sizeof *f};
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+  memset(u.buf, 0, sizeof u.buf);
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &passed, sizeof(int));
   ssize_t n;
-  do n = recv(fd, f, sizeof *f, 0);
+  do n = sendmsg(fd, &mh, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   if (n < 0) return -errno;
+  return n == (ssize_t)sizeof *f ? 0 : -EIO;
+}
+
+int nc_frame_recv_fd(int fd, struct nc_frame *f, int *ret_fd) {
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * 4)];
+    struct cmsghdr align;
+  } u;
+  struct iovec iov = {.iov_base = f, .iov_len = sizeof *f};
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+  if (ret_fd) *ret_fd = -1;
+  ssize_t n;
+  do n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return -errno;
+  /* Take every fd that came along, keep at most one. */
+  for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+    size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < k; i++) {
+      int got;
+      memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof got);
+      if (ret_fd && *ret_fd < 0) *ret_fd = got;
+      else close(got);
+    }
+  }
   if (n == 0) return 0;
-  if (n != (ssize_t)sizeof *f) return -EPROTO;
+  if (n != (ssize_t)sizeof *f || (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
+    if (ret_fd) nc_closep(ret_fd);
+    return -EPROTO;
+  }
   f->msg[sizeof f->msg - 1] = '\0';
   return 1;
 }
+
+int nc_frame_recv(int fd, struct nc_frame *f) { return nc_frame_recv_fd(fd, f, NULL); }
 
 #define NS_FLAGS (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC)
 

@@ -302,9 +302,12 @@ static void flag_errors(void **state) {
   const char *a8[] = {"--network-disabled=maybe", NULL};
   expect_flags_error(a8, "--network-disabled: \"maybe\" is not a boolean (try true or false)");
   const char *a9[] = {"--allow-host", "a b", NULL};
-  expect_flags_error(a9, "--allow-host: \"a b\" is not HOST[:PORT] (e.g. api.openai.com or api.openai.com:443)");
+  expect_flags_error(a9, "--allow-host: \"a b\" is not HOST[:PORT]: the name has a character other than letters, "
+                         "digits, '-', '_' and '.'");
   const char *a10[] = {"--allow-host", "a.com:0", NULL};
-  expect_flags_error(a10, "--allow-host: \"a.com:0\" is not HOST[:PORT] (e.g. api.openai.com or api.openai.com:443)");
+  expect_flags_error(a10, "--allow-host: \"a.com:0\" is not HOST[:PORT]: the port is not a number from 1 to 65535");
+  const char *a10b[] = {"--allow-host", "10.0.0.1/8", NULL};
+  expect_flags_error(a10b, "--allow-host: \"10.0.0.1/8\" has host bits set; did you mean 10.0.0.0/8?");
   char bad[PATH_MAX + 32];
   snprintf(bad, sizeof bad, "%s", write_file("bad7.json", "{\n\n\n\n\n\n  \"mem_limit\": \"512q\"\n}\n"));
   const char *a11[] = {"--name", "x", "--config", bad, NULL};
@@ -448,7 +451,9 @@ static void set_values(void **state) {
   assert_int_equal(nc_profile_set(p, "allowed_hosts", "*.example.com", NULL, &err), 0);
   assert_int_equal(nc_profile_set(p, "allowed_hosts", "[2001:db8::1]:443", NULL, &err), 0);
   assert_int_equal(nc_profile_set(p, "allowed_hosts", "*.EXAMPLE.com", NULL, &err), 0); /* same, once */
-  assert_int_equal(p->allowed_hosts.n, 2);
+  assert_int_equal(nc_profile_set(p, "allowed_hosts", "10.0.0.0/8", NULL, &err), 0);  /* networks too */
+  assert_int_equal(p->allowed_hosts.n, 3);
+  assert_string_equal(p->allowed_hosts.v[2], "10.0.0.0/8");
   assert_int_equal(nc_profile_set(p, "add_hosts", "h6:2001:DB8::1", NULL, &err), 0);
   assert_string_equal(p->add_hosts.v[0], "h6:2001:db8::1");
   assert_int_equal(nc_profile_set(p, "limits", "strict", NULL, &err), 0);
