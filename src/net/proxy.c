@@ -173,6 +173,7 @@ static void *resolve_thread(void *arg) {
 static void set_interest(struct conn *c, int fd, struct tag *t, uint32_t *cur, uint32_t want) {
   if (fd < 0 || *cur == want) return;
   if (want == 0) {
+    if (*cur == (uint32_t)-1) return;
     epoll_ctl(c->px->epfd, EPOLL_CTL_DEL, fd, NULL);
     *cur = (uint32_t)-1;
     return;
@@ -221,8 +222,10 @@ static void conn_free(struct conn *c) {
   struct nc_proxy *px = c->px;
   report(c);
   abandon_job(c);
-  if (c->cfd >= 0) epoll_ctl(px->epfd, EPOLL_CTL_DEL, c->cfd, NULL);
-  if (c->ufd >= 0) epoll_ctl(px->epfd, EPOLL_CTL_DEL, c->ufd, NULL);
+  /* unregister before close: a copy of the fd in a forked child would keep
+   * the registration (and its pointer to us) alive */
+  if (c->cev != (uint32_t)-1) epoll_ctl(px->epfd, EPOLL_CTL_DEL, c->cfd, NULL);
+  if (c->uev != (uint32_t)-1) epoll_ctl(px->epfd, EPOLL_CTL_DEL, c->ufd, NULL);
   nc_closep(&c->cfd);
   nc_closep(&c->ufd);
   close_pipe(&c->up);
@@ -268,7 +271,7 @@ static void reply(struct conn *c, const void *data, size_t len, bool then_close)
     c->st = C_LINGER;
     c->deadline = now_ms() + LINGER_MS;
     if (c->ufd >= 0) {
-      epoll_ctl(c->px->epfd, EPOLL_CTL_DEL, c->ufd, NULL);
+      if (c->uev != (uint32_t)-1) epoll_ctl(c->px->epfd, EPOLL_CTL_DEL, c->ufd, NULL);
       nc_closep(&c->ufd);
       c->uev = (uint32_t)-1;
     }
@@ -800,7 +803,7 @@ static void on_tick(struct nc_proxy *px) {
       case C_RESOLVE:
       case C_CONNECT:
         if (t >= c->deadline + px->lim.connect_timeout_ms) {
-          if (c->ufd >= 0) epoll_ctl(px->epfd, EPOLL_CTL_DEL, c->ufd, NULL);
+          if (c->ufd >= 0 && c->uev != (uint32_t)-1) epoll_ctl(px->epfd, EPOLL_CTL_DEL, c->ufd, NULL);
           c->ai = c->n_addrs; /* no more tries */
           abandon_job(c);
           if (c->st == C_RESOLVE) refuse(c, 504, NC_SOCKS5_HOST_UNREACH, "resolving %s timed out", c->host);
