@@ -119,3 +119,53 @@ assert_no_new_leftovers() {
   new=$(comm -13 <(printf '%s\n' "$1") <(host_leftovers))
   [ -z "$new" ] || fail "${2:-}: left behind: $(tr '\n' ';' <<<"$new")"
 }
+
+# free_port: a loopback port nothing listens on (TCP or UDP)
+free_port() {
+  local p i
+  for i in $(seq 1 100); do
+    p=$((20000 + RANDOM % 40000))
+    if [ -z "$(ss -Hatun "sport = :$p" 2>/dev/null)" ]; then echo "$p"; return 0; fi
+  done
+  fail "no free port"
+}
+
+# start_rsyslog: a real rsyslogd on loopback with our own config (no
+# imuxsock/imklog, work directory and pid file in $TMP/rs), writing what
+# arrives over TCP to $TMP/rs/tcp.log (+ tcp.meta) and over UDP to
+# $TMP/rs/udp.log, one message a line. Sets RS_TPORT RS_UPORT RS_PID; killed
+# when the test's shell exits.
+start_rsyslog() {
+  if ! command -v rsyslogd >/dev/null; then
+    [ "$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsyslog >/dev/null 2>&1
+    command -v rsyslogd >/dev/null || fail "rsyslogd is missing (apt-get install rsyslog)"
+  fi
+  local tport uport i
+  tport=$(free_port); uport=$(free_port)
+  mkdir -p "$TMP/rs"
+  cat >"$TMP/rs/rsyslog.conf" <<EOF
+global(workDirectory="$TMP/rs" maxMessageSize="64k")
+module(load="imtcp")
+module(load="imudp")
+template(name="msg" type="string" string="%msg%\n")
+template(name="meta" type="string" string="%inputname% %hostname% %app-name% %procid% %syslogfacility-text%.%syslogseverity-text% %timereported:::date-rfc3339%\n")
+input(type="imtcp" port="$tport" address="127.0.0.1" ruleset="tcp")
+input(type="imudp" port="$uport" address="127.0.0.1" ruleset="udp")
+ruleset(name="tcp") {
+  action(type="omfile" file="$TMP/rs/tcp.log" template="msg")
+  action(type="omfile" file="$TMP/rs/tcp.meta" template="meta")
+}
+ruleset(name="udp") {
+  action(type="omfile" file="$TMP/rs/udp.log" template="msg")
+}
+EOF
+  rsyslogd -n -f "$TMP/rs/rsyslog.conf" -i "$TMP/rs/rsyslogd.pid" >"$TMP/rs/rsyslogd.out" 2>&1 &
+  local rpid=$!
+  RS_PID=$rpid RS_TPORT=$tport RS_UPORT=$uport
+  trap "kill $rpid 2>/dev/null || true" EXIT
+  for i in $(seq 1 50); do
+    [ -n "$(ss -Hltn "sport = :$tport")" ] && break
+    sleep 0.1
+  done
+  [ -n "$(ss -Hltn "sport = :$tport")" ] || fail "rsyslogd did not listen: $(cat "$TMP/rs/rsyslogd.out")"
+}

@@ -15,6 +15,7 @@ static const char usage[] =
     "  run [OPTIONS] [--] CMD [ARGS...]  run CMD in a fresh sandbox (see `nanoclaw run --help`)\n"
     "  check [--json]                    what this host offers and which profile features work here\n"
     "  gc                                remove what a crashed nanoclaw left behind (cgroups)\n"
+    "  audit verify|show [FILE]          check an audit log's hash chain, print its records\n"
     "  help                              this text\n"
     "  version                           print the version\n"
     "\n"
@@ -33,6 +34,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "run")) return nc_cmd_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "check")) return nc_cmd_check(argc - 1, argv + 1);
   if (!strcmp(cmd, "gc")) return nc_cmd_gc(argc - 1, argv + 1);
+  if (!strcmp(cmd, "audit")) return nc_cmd_audit(argc - 1, argv + 1);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
     fputs(usage, stdout);
     fputs(nc_profile_flags_help(), stdout);

@@ -26,6 +26,23 @@ enum nc_key_id {
   NC_K_RESULT_JSON,
   NC_K_LIMITS,
   NC_K_OUTPUT_LIMIT,
+  NC_K_AUDIT_LOG,
+  NC_K_AUDIT_FSYNC,
+  NC_K_AUDIT_APPEND_ONLY,
+  NC_K_AUDIT_SYSLOG,
+  NC_K_AUDIT_HTTP,
+  NC_K_AUDIT_REQUIRED,
+  NC_K_AUDIT_OUTPUT_CAP,
+  NC_K_DEPS_APT,
+  NC_K_DEPS_PIP,
+  NC_K_DEPS_NPM,
+  NC_K_AGENT_MODEL,
+  NC_K_AGENT_BASE_URL,
+  NC_K_AGENT_API_KEY_ENV,
+  NC_K_AGENT_MAX_STEPS,
+  NC_K_AGENT_TOOL_TIMEOUT,
+  NC_K_AGENT_REQUEST_TIMEOUT,
+  NC_K_AGENT_SYSTEM_PROMPT,
   NC_K_CONFIG, /* flag only */
 };
 
@@ -37,6 +54,7 @@ enum {
   NC_J_BOOL = 1u << 3,
   NC_J_ARRAY = 1u << 4, /* array of strings, each applied like a repeated flag */
   NC_J_OBJECT = 1u << 5,/* object of strings (env) */
+  /* keys named "group.member" are written {"group": {"member": ...}} in a profile file */
 };
 
 struct nc_key {

@@ -57,6 +57,40 @@ const struct nc_key nc_keys[] = {
      "strict refuses to run if a limit can't be enforced; best-effort reports", S, false},
     {NC_K_OUTPUT_LIMIT, "output_limit", "output-limit", "SIZE", "none",
      "cap on stdout+stderr bytes passed through (0 = no cap)", S | I, false},
+    {NC_K_AUDIT_LOG, "audit.log", "audit-log", "FILE|none", "/var/log/nanoclaw/audit.jsonl (root)",
+     "the hash-chained audit log; none turns auditing off", S, false},
+    {NC_K_AUDIT_FSYNC, "audit.fsync", "audit-fsync", "record|batch", "record",
+     "fsync the audit log after every record, or in batches", S, false},
+    {NC_K_AUDIT_APPEND_ONLY, "audit.append_only", "audit-append-only", NULL, "false",
+     "set the audit log's append-only attribute (root)", NC_J_BOOL, false},
+    {NC_K_AUDIT_SYSLOG, "audit.syslog", "audit-syslog", "URL", "none",
+     "also send records to syslog: tcp://HOST:PORT or udp://HOST:PORT (RFC 5424)", S, false},
+    {NC_K_AUDIT_HTTP, "audit.http", "audit-http", "URL", "none", "also POST record batches to this http(s) URL", S,
+     false},
+    {NC_K_AUDIT_REQUIRED, "audit.required", "audit-required", NULL, "false",
+     "a failing audit sink fails the run", NC_J_BOOL, false},
+    {NC_K_AUDIT_OUTPUT_CAP, "audit.output_cap", "audit-output-cap", "SIZE", "1m",
+     "bytes of stdout+stderr recorded per run", S | I, false},
+    {NC_K_DEPS_APT, "dependencies.apt", "dep-apt", "PKG[=VERSION]", "none",
+     "a Debian package the image needs (export dockerfile; repeatable)", NC_J_ARRAY, true},
+    {NC_K_DEPS_PIP, "dependencies.pip", "dep-pip", "PKG[==VERSION]", "none",
+     "a Python package the image needs (export dockerfile; repeatable)", NC_J_ARRAY, true},
+    {NC_K_DEPS_NPM, "dependencies.npm", "dep-npm", "PKG[@VERSION]", "none",
+     "an npm package the image needs (export dockerfile; repeatable)", NC_J_ARRAY, true},
+    {NC_K_AGENT_MODEL, "agent.model", "model", "MODEL", "none", "agent: the model name (e.g. gpt-4o-mini)", S,
+     false},
+    {NC_K_AGENT_BASE_URL, "agent.base_url", "base-url", "URL", "$OPENAI_BASE_URL or https://api.openai.com/v1",
+     "agent: OpenAI-compatible API base URL", S, false},
+    {NC_K_AGENT_API_KEY_ENV, "agent.api_key_env", "api-key-env", "NAME", "OPENAI_API_KEY",
+     "agent: environment variable holding the API key (never passed to the sandbox)", S, false},
+    {NC_K_AGENT_MAX_STEPS, "agent.max_steps", "max-steps", "N", "20", "agent: model requests per task, 1..1000",
+     S | I, false},
+    {NC_K_AGENT_TOOL_TIMEOUT, "agent.tool_timeout", "tool-timeout", "SECONDS", "30",
+     "agent: deadline of one tool call", S | I | NC_J_REAL, false},
+    {NC_K_AGENT_REQUEST_TIMEOUT, "agent.request_timeout", "request-timeout", "SECONDS", "120",
+     "agent: deadline of one model request", S | I | NC_J_REAL, false},
+    {NC_K_AGENT_SYSTEM_PROMPT, "agent.system_prompt", "system-prompt", "TEXT", "built in",
+     "agent: the system prompt", S, false},
     {NC_K_CONFIG, "config", "config", "FILE", "none", "load a JSON profile first; the other flags override it", 0,
      false},
 };
@@ -169,6 +203,16 @@ void nc_profile_free(nc_profile *p) {
   free(p->workdir);
   free(p->hostname);
   free(p->result_json);
+  free(p->audit.log);
+  free(p->audit.syslog);
+  free(p->audit.http);
+  free(p->agent.model);
+  free(p->agent.base_url);
+  free(p->agent.api_key_env);
+  free(p->agent.system_prompt);
+  nc_strv_free(&p->deps_apt);
+  nc_strv_free(&p->deps_pip);
+  nc_strv_free(&p->deps_npm);
   nc_strv_free(&p->allowed_hosts);
   nc_strv_free(&p->add_hosts);
   nc_strv_free(&p->env);
@@ -542,6 +586,60 @@ static int add_bind(nc_profile *p, const char *v, const char *where, nc_error *e
 
 /* ---- nc_profile_set ---- */
 
+/* A package name with an optional version pin, safe to write into a
+ * Dockerfile RUN line: letters, digits, ._+- and the pin characters `extra`. */
+static int add_dependency(struct nc_strv *list, const char *v, const char *extra, const char *where, nc_error *err) {
+  size_t n = strlen(v);
+  bool ok = n > 0 && n <= 214 && ((v[0] >= 'a' && v[0] <= 'z') || (v[0] >= 'A' && v[0] <= 'Z') ||
+                                   (v[0] >= '0' && v[0] <= '9') || (v[0] == '@' && strchr(extra, '@')));
+  for (size_t i = 0; ok && i < n; i++) {
+    char c = v[i];
+    ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("._+-", c) ||
+         strchr(extra, c);
+  }
+  if (!ok) return bad(err, where, v, "is not a package name with an optional version pin");
+  if (strv_has(list, v)) return 0;
+  return push_err(nc_strv_push(list, v), where, err);
+}
+
+static int set_audit_log(nc_profile *p, const char *v, const char *where, nc_error *err) {
+  if (!strcmp(v, "none") || !strcmp(v, "off")) {
+    p->audit.off = true;
+    free(p->audit.log);
+    p->audit.log = NULL;
+    return 0;
+  }
+  char path[NC_MAX_PATH];
+  if (v[0] != '/') return bad(err, where, v, "is not an absolute path (or none)");
+  int r = norm_path(v, path, where, err);
+  if (r < 0) return r;
+  p->audit.off = false;
+  return replace_str(&p->audit.log, path, err);
+}
+
+/* syslog: tcp://HOST:PORT or udp://HOST:PORT; http: http(s)://HOST[:PORT][/PATH]. */
+static int set_sink_url(char **dst, const char *v, bool syslog, const char *where, nc_error *err) {
+  const char *rest = NULL;
+  if (syslog) {
+    if (!strncmp(v, "tcp://", 6) || !strncmp(v, "udp://", 6)) rest = v + 6;
+  } else if (!strncmp(v, "http://", 7)) {
+    rest = v + 7;
+  } else if (!strncmp(v, "https://", 8)) {
+    rest = v + 8;
+  }
+  const char *what = syslog ? "is not tcp://HOST:PORT or udp://HOST:PORT" : "is not an http:// or https:// URL";
+  if (!rest || !*rest || strlen(v) > 1024) return bad(err, where, v, what);
+  for (const char *c = v; *c; c++)
+    if ((unsigned char)*c <= ' ' || *c == 0x7f) return bad(err, where, v, what);
+  if (syslog) {
+    const char *colon = strrchr(rest, ':');
+    uint64_t port;
+    if (!colon || colon == rest || strchr(rest, '/') || nc_parse_u64(colon + 1, 1, 65535, &port) < 0)
+      return bad(err, where, v, what);
+  }
+  return replace_str(dst, v, err);
+}
+
 int nc_key_set(nc_profile *p, const struct nc_key *k, const char *v, const char *where, nc_error *err) {
   if (!where) where = k->key;
   if (!v) return nc_error_set(err, EINVAL, "%s: needs a value", where);
@@ -565,6 +663,28 @@ int nc_key_set(nc_profile *p, const struct nc_key *k, const char *v, const char 
     case NC_K_RESULT_JSON: return set_text(&p->result_json, v, where, err);
     case NC_K_LIMITS: return set_limits(p, v, where, err);
     case NC_K_OUTPUT_LIMIT: return set_size(&p->output_limit, v, where, err);
+    case NC_K_AUDIT_LOG: return set_audit_log(p, v, where, err);
+    case NC_K_AUDIT_FSYNC:
+      if (strcmp(v, "record") && strcmp(v, "batch")) return bad(err, where, v, "is not record or batch");
+      p->audit.fsync_batch = v[0] == 'b';
+      return 0;
+    case NC_K_AUDIT_APPEND_ONLY: return set_bool(&p->audit.append_only, v, where, err);
+    case NC_K_AUDIT_SYSLOG: return set_sink_url(&p->audit.syslog, v, true, where, err);
+    case NC_K_AUDIT_HTTP: return set_sink_url(&p->audit.http, v, false, where, err);
+    case NC_K_AUDIT_REQUIRED: return set_bool(&p->audit.required, v, where, err);
+    case NC_K_AUDIT_OUTPUT_CAP: return set_size(&p->audit.output_cap, v, where, err);
+    case NC_K_DEPS_APT: return add_dependency(&p->deps_apt, v, "=", where, err);
+    case NC_K_DEPS_PIP: return add_dependency(&p->deps_pip, v, "=<>!~[],", where, err);
+    case NC_K_DEPS_NPM: return add_dependency(&p->deps_npm, v, "@/^~", where, err);
+    case NC_K_AGENT_MODEL: return set_text(&p->agent.model, v, where, err);
+    case NC_K_AGENT_BASE_URL: return set_sink_url(&p->agent.base_url, v, false, where, err);
+    case NC_K_AGENT_API_KEY_ENV:
+      if (!env_name_ok(v)) return bad(err, where, v, "is not an environment variable name");
+      return replace_str(&p->agent.api_key_env, v, err);
+    case NC_K_AGENT_MAX_STEPS: return set_range(&p->agent.max_steps, v, 1, 1000, where, err);
+    case NC_K_AGENT_TOOL_TIMEOUT: return set_duration(&p->agent.tool_timeout_ms, v, where, err);
+    case NC_K_AGENT_REQUEST_TIMEOUT: return set_duration(&p->agent.request_timeout_ms, v, where, err);
+    case NC_K_AGENT_SYSTEM_PROMPT: return set_text(&p->agent.system_prompt, v, where, err);
     case NC_K_CONFIG: break;
   }
   return nc_error_set(err, EINVAL, "%s: not a profile key (use the --config flag)", where);

@@ -42,6 +42,29 @@ struct nc_bind {
 
 enum nc_limits_mode { NC_LIMITS_STRICT = 0, NC_LIMITS_BEST_EFFORT = 1 };
 
+/* The audit log (issue 5): on by default, at the default path. */
+struct nc_audit_settings {
+  char *log;            /* NULL: the default path */
+  bool off;             /* log "none": no audit log at all */
+  bool fsync_batch;     /* fsync "batch" rather than every record */
+  bool append_only;     /* chattr +a the file (root) */
+  char *syslog;         /* tcp://HOST:PORT or udp://HOST:PORT */
+  char *http;           /* http(s)://... */
+  bool required;        /* a sink failure fails the run */
+  uint64_t output_cap;  /* bytes of output recorded per run; 0 = the default (1 MiB) */
+};
+
+/* The agent loop (issue 6): the model outside, the tools inside. */
+struct nc_agent_settings {
+  char *model;          /* NULL: none given (an error for `nanoclaw agent`) */
+  char *base_url;       /* NULL: $OPENAI_BASE_URL, else https://api.openai.com/v1 */
+  char *api_key_env;    /* NULL: OPENAI_API_KEY */
+  uint64_t max_steps;   /* model requests per task; 0 = default 20 */
+  uint64_t tool_timeout_ms;    /* per tool call; 0 = default 30 s */
+  uint64_t request_timeout_ms; /* per model request; 0 = default 120 s */
+  char *system_prompt;  /* NULL: the built-in one */
+};
+
 struct nc_profile {
   char *name;          /* NULL: none */
   char *image;         /* "host" or an absolute directory path */
@@ -65,6 +88,10 @@ struct nc_profile {
   char *result_json;   /* NULL, "-", or a path */
   enum nc_limits_mode limits;
   uint64_t output_limit; /* bytes; 0 = unlimited */
+  struct nc_audit_settings audit;
+  struct nc_agent_settings agent;
+  /* declared dependencies, for `nanoclaw export dockerfile` (issue 7) */
+  struct nc_strv deps_apt, deps_pip, deps_npm;
 };
 
 int nc_strv_push(struct nc_strv *v, const char *s);

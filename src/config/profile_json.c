@@ -171,6 +171,38 @@ static int apply_value(nc_profile *p, const struct nc_key *k, json_t *v, const c
   return type_error(err, where, k->json, v);
 }
 
+/* Is `key` the group of some "key.member" keys ("audit")? */
+static bool is_group(const char *key) {
+  size_t n = strlen(key);
+  for (size_t i = 0; i < nc_keys_n; i++)
+    if (!strncmp(nc_keys[i].key, key, n) && nc_keys[i].key[n] == '.') return true;
+  return false;
+}
+
+/* {"audit": {"log": ..., "required": true}}: each member is the key "audit.member". */
+static int apply_group(nc_profile *p, const char *loc, const char *group, json_t *obj, nc_error *err) {
+  char where[600], full[160], qk[128];
+  if (!json_is_object(obj)) {
+    snprintf(where, sizeof where, "%s: %s", loc, Q(qk, group));
+    return type_error(err, where, NC_J_OBJECT, obj);
+  }
+  const char *member;
+  json_t *v;
+  json_object_foreach(obj, member, v) {
+    snprintf(full, sizeof full, "%s.%s", group, member);
+    snprintf(where, sizeof where, "%s: %s", loc, Q(qk, full));
+    const struct nc_key *k = strlen(member) < 100 ? nc_key_by_name(full) : NULL;
+    if (!k) {
+      const char *hint = nc_key_suggest(full, false);
+      return nc_error_set(err, EINVAL, "%s: unknown key \"%s\"%s%s%s", loc, qk, hint ? " (did you mean " : "",
+                          hint ? hint : "", hint ? "?)" : "");
+    }
+    int r = apply_value(p, k, v, where, err);
+    if (r < 0) return r;
+  }
+  return 0;
+}
+
 static int apply_key(nc_profile *p, const char *qp, const char *text, size_t len, const char *key, json_t *v,
                      nc_error *err) {
   char loc[300], where[450], qk[128];
@@ -181,6 +213,7 @@ static int apply_key(nc_profile *p, const char *qp, const char *text, size_t len
   const struct nc_key *k = nc_key_by_name(key);
   if (k && k->json == 0) return nc_key_set(p, k, "", where, err); /* explains flag-only keys */
   if (k) return apply_value(p, k, v, where, err);
+  if (is_group(key)) return apply_group(p, loc, key, v, err);
   const char *hint = nc_key_suggest(key, false);
   return nc_error_set(err, EINVAL, "%s: unknown key \"%s\"%s%s%s", loc, qk, hint ? " (did you mean " : "",
                       hint ? hint : "", hint ? "?)" : "");
@@ -313,6 +346,41 @@ static void put_all(struct out *b, const nc_profile *p) {
   if (p->result_json) put(b, "result_json", json_string(p->result_json));
   put(b, "limits", json_string(p->limits == NC_LIMITS_BEST_EFFORT ? "best-effort" : "strict"));
   put(b, "output_limit", json_integer((json_int_t)p->output_limit));
+  json_t *a = json_object();
+  if (a) {
+    if (p->audit.off || p->audit.log) json_object_set_new(a, "log", json_string(p->audit.off ? "none" : p->audit.log));
+    json_object_set_new(a, "fsync", json_string(p->audit.fsync_batch ? "batch" : "record"));
+    json_object_set_new(a, "append_only", json_boolean(p->audit.append_only));
+    if (p->audit.syslog) json_object_set_new(a, "syslog", json_string(p->audit.syslog));
+    if (p->audit.http) json_object_set_new(a, "http", json_string(p->audit.http));
+    json_object_set_new(a, "required", json_boolean(p->audit.required));
+    if (p->audit.output_cap) json_object_set_new(a, "output_cap", json_integer((json_int_t)p->audit.output_cap));
+  }
+  put(b, "audit", a);
+  if (p->deps_apt.n || p->deps_pip.n || p->deps_npm.n) {
+    json_t *d = json_object();
+    if (d) {
+      json_object_set_new(d, "apt", strv_array(&p->deps_apt));
+      json_object_set_new(d, "pip", strv_array(&p->deps_pip));
+      json_object_set_new(d, "npm", strv_array(&p->deps_npm));
+    }
+    put(b, "dependencies", d);
+  }
+  const struct nc_agent_settings *ag = &p->agent;
+  if (ag->model || ag->base_url || ag->api_key_env || ag->max_steps || ag->tool_timeout_ms || ag->request_timeout_ms ||
+      ag->system_prompt) {
+    json_t *g = json_object();
+    if (g) {
+      if (ag->model) json_object_set_new(g, "model", json_string(ag->model));
+      if (ag->base_url) json_object_set_new(g, "base_url", json_string(ag->base_url));
+      if (ag->api_key_env) json_object_set_new(g, "api_key_env", json_string(ag->api_key_env));
+      if (ag->max_steps) json_object_set_new(g, "max_steps", json_integer((json_int_t)ag->max_steps));
+      if (ag->tool_timeout_ms) json_object_set_new(g, "tool_timeout", millis_string(ag->tool_timeout_ms));
+      if (ag->request_timeout_ms) json_object_set_new(g, "request_timeout", millis_string(ag->request_timeout_ms));
+      if (ag->system_prompt) json_object_set_new(g, "system_prompt", json_string(ag->system_prompt));
+    }
+    put(b, "agent", g);
+  }
 }
 
 char *nc_profile_to_json(const nc_profile *p, nc_error *err) {

@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "core/util.h"
 #include "net/proxy.h"
+#include "run/run-audit.h"
 #include "run/run.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
@@ -119,9 +120,11 @@ struct run_state {
   struct nc_seccomp_filter filter;
   struct nc_cgroup *cg;
   struct nc_proxy *proxy;
+  struct nc_run_audit audit;
+  bool audit_stopped; /* the audit log failed: the sandbox was killed */
   nc_error proxy_err; /* the proxy could not start: the run fails closed */
   int uid_lock, pidfd, sync, epfd, deadline_fd, grace_fd;
-  int out_r[2];      /* read ends of the stdout/stderr pipes (output limit) */
+  int out_r[2];      /* read ends of the stdout/stderr pipes (output limit, audit) */
   pid_t pid;
   bool started, exited, reaped, timed_out, killed;
   int exit_status;   /* wait status from the EXIT frame */
@@ -164,6 +167,7 @@ static void start_proxy(struct run_state *s, int lfd) {
     return;
   }
   int r = nc_proxy_new(&s->proxy, s->p, lfd, NULL, &s->proxy_err);
+  if (r == 0) nc_proxy_set_observer(s->proxy, nc_run_audit_net, &s->audit);
   if (r == 0) r = watch(s, nc_proxy_fd(s->proxy), &s->proxy_err);
   if (r < 0) {
     if (!s->proxy_err.code) s->proxy_err.code = -r;
@@ -211,11 +215,15 @@ static void pump(struct run_state *s, int i, nc_run_result *res) {
     s->out_r[i] = -1;
     return;
   }
-  uint64_t room = s->p->output_limit > s->out_total ? s->p->output_limit - s->out_total : 0;
+  nc_run_audit_output(&s->audit, i + 1, buf, (size_t)n);
+  uint64_t room = !s->p->output_limit ? UINT64_MAX
+                  : s->p->output_limit > s->out_total ? s->p->output_limit - s->out_total : 0;
   size_t keep = (uint64_t)n < room ? (size_t)n : (size_t)room;
   if (keep) nc_write_all(i + 1, buf, keep);
   s->out_total += keep;
   if ((size_t)n > keep) {
+    if (!res->output_truncated)
+      nc_run_audit_event(&s->audit, "output_limit", json_pack("{s:I}", "limit_bytes", (json_int_t)s->p->output_limit));
     res->output_truncated = true;
     res->output_dropped_bytes += (uint64_t)n - keep;
   }
@@ -225,6 +233,7 @@ static void on_signal(struct run_state *s, int sfd, nc_error *err) {
   struct signalfd_siginfo si;
   if (read(sfd, &si, sizeof si) != (ssize_t)sizeof si) return;
   if (!s->forwarded_sig) s->forwarded_sig = (int)si.ssi_signo;
+  nc_run_audit_event(&s->audit, "signal", json_pack("{s:i}", "signal", (int)si.ssi_signo));
   struct nc_frame f = {.type = NC_FRAME_SIGNAL, .code = (int32_t)si.ssi_signo};
   nc_frame_send(s->sync, &f);
   if (s->grace_fd < 0 && arm_timer(&s->grace_fd, 5000, err) == 0) watch(s, s->grace_fd, err);
@@ -277,6 +286,7 @@ static int event_loop(struct run_state *s, const struct nc_run_options *opt, nc_
         stop_proxy(s, res);
       } else if (fd == s->deadline_fd) {
         s->timed_out = true;
+        nc_run_audit_event(&s->audit, "deadline", json_pack("{s:I}", "timeout_ms", (json_int_t)s->p->timeout_ms));
         kill_all(s);
         epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
       } else if (fd == s->grace_fd) {
@@ -286,6 +296,10 @@ static int event_loop(struct run_state *s, const struct nc_run_options *opt, nc_
       else if (s->proxy && fd == nc_proxy_fd(s->proxy)) nc_proxy_dispatch(s->proxy);
       else if (fd == s->out_r[0]) pump(s, 0, res);
       else if (fd == s->out_r[1]) pump(s, 1, res);
+    }
+    if (s->audit.failed && !s->audit_stopped) { /* fail closed: no record, no run */
+      s->audit_stopped = true;
+      kill_all(s);
     }
   }
   return 0;
@@ -308,7 +322,7 @@ static int setup(struct run_state *s, char *const argv[], nc_error *err) {
   s->spec.filter = &s->filter;
   if ((r = build_env(p, &s->spec.envp, &s->spec.path_dirs, err)) < 0) return r;
   if ((r = nc_rootfs_plan_build(&s->spec.rootfs, p, s->spec.pts, err)) < 0) return r;
-  if (p->output_limit) {
+  if (p->output_limit || s->audit.a) {
     for (int i = 0; i < 2; i++) {
       int pp[2];
       if (pipe2(pp, O_CLOEXEC) < 0) return nc_error_sys(err, errno, "pipe");
@@ -361,6 +375,7 @@ static void finish_result(struct run_state *s, nc_run_result *res, uint64_t t0) 
 
 /* Turn what happened into an exit code; negative only for setup failures. */
 static int judge(struct run_state *s, nc_run_result *res, nc_error *err) {
+  if (s->audit_stopped) return nc_error_set(err, s->audit.err.code, "%s", s->audit.err.msg);
   if (s->proxy_err.code) return nc_error_set(err, s->proxy_err.code, "%s", s->proxy_err.msg);
   if (s->timed_out) {
     res->exit_code = NC_EXIT_TIMEOUT;
@@ -434,6 +449,8 @@ int nc_run_ex(const struct nc_profile *p, char *const argv[], const struct nc_ru
   if ((r = nc_random_id(res->id)) < 0) return nc_error_sys(err, -r, "getrandom");
   s.epfd = epoll_create1(EPOLL_CLOEXEC);
   if (s.epfd < 0) r = nc_error_sys(err, errno, "epoll_create1");
+  if (r == 0) r = nc_run_audit_open(&s.audit, p, res->id, err);
+  if (r == 0) nc_run_audit_start(&s.audit, p, argv);
   if (r == 0) r = setup(&s, argv, err);
   if (r == 0) r = make_cgroup(&s, opt, res->id, err);
   if (r == 0) r = nc_spawn(&s.spec, &s.pid, &s.pidfd, &s.sync, err);
@@ -447,9 +464,13 @@ int nc_run_ex(const struct nc_profile *p, char *const argv[], const struct nc_ru
   if (r == 0) r = event_loop(&s, opt, res, err);
   if (r == 0) {
     finish_result(&s, res, t0);
+    if (res->oom_killed) nc_run_audit_event(&s.audit, "oom", json_pack("{s:I}", "mem_limit_bytes", (json_int_t)p->mem_limit));
     r = judge(&s, res, err);
   }
   teardown(&s, err, &r);
+  nc_error aerr = {0};
+  int ar = nc_run_audit_end(&s.audit, p, res, r, err, &aerr);
+  if (ar < 0 && r == 0) r = nc_error_set(err, aerr.code, "%s", aerr.msg);
   return r;
 }
 
