@@ -73,6 +73,52 @@ int nc_run(const nc_profile *p, char *const argv[], nc_run_result *res, nc_error
 /* The run result as one JSON object (malloc'd, caller frees). */
 char *nc_run_result_to_json(const nc_profile *p, const nc_run_result *res);
 
+/* ---- sessions: one sandbox, many commands ----
+ * A session is a sandbox that stays up between commands: its pid 1 starts
+ * each exec'd command inside (with the profile's user, no capabilities,
+ * seccomp) so a command costs a fork+exec, not a new sandbox. The profile's
+ * deadline covers the whole session; everything dies at nc_session_stop. */
+typedef struct nc_session nc_session;
+
+int nc_session_start(const nc_profile *p, nc_session **ret, nc_error *err);
+const char *nc_session_id(const nc_session *s);
+
+typedef struct nc_exec_result {
+  int exit_code;        /* 128+N for signal N; 124 when timeout_ms passed; 126/127 not executable/found */
+  int signal;
+  bool timed_out;       /* this exec's own timeout (the command and its children were killed) */
+  uint64_t wall_ms;
+  char *out, *err;      /* NUL-terminated captures (malloc'd) */
+  size_t out_len, err_len;
+  bool out_truncated, err_truncated; /* output_cap reached; the rest was read and dropped */
+} nc_exec_result;
+
+/* Run argv inside the session with stdin_data (may be NULL) as its standard
+ * input, capturing stdout and stderr up to output_cap bytes each (0: 1 MiB).
+ * timeout_ms 0: only the session's deadline. Returns 0 when the command ran
+ * (or could not be found/executed: exit_code 126/127), negative with err
+ * when the session is gone or broken. */
+int nc_session_exec(nc_session *s, char *const argv[], const void *stdin_data, size_t stdin_len, uint64_t timeout_ms,
+                    size_t output_cap, nc_exec_result *res, nc_error *err);
+void nc_exec_result_free(nc_exec_result *r);
+
+/* Kill everything in the session, collect the result (may be NULL), free s. */
+int nc_session_stop(nc_session *s, nc_run_result *res, nc_error *err);
+
+/* ---- agents: the model loop outside, the tools inside ----
+ * execute() opens one session on the sandbox profile for the whole task,
+ * asks the model (OpenAI-compatible chat completions with tool calling) and
+ * runs the tools it calls (run_command, read_file, write_file, list_dir)
+ * inside the session, until the model answers or max_steps/the deadline is
+ * reached. The API key is read from the environment variable the profile
+ * names (default OPENAI_API_KEY) and never enters the sandbox. */
+typedef struct nc_agent nc_agent;
+
+nc_agent *nc_agent_new(const char *name, const char *model, const nc_profile *sandbox, nc_error *err);
+/* 0 with *response (malloc'd) the model's final answer; negative with err. */
+int nc_agent_execute(nc_agent *a, const char *prompt, char **response, nc_error *err);
+void nc_agent_free(nc_agent *a);
+
 const char *nc_version(void);
 
 #ifdef __cplusplus

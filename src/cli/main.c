@@ -16,6 +16,7 @@ static const char usage[] =
     "  check [--json]                    what this host offers and which profile features work here\n"
     "  gc                                remove what a crashed nanoclaw left behind (cgroups)\n"
     "  audit verify|show [FILE]          check an audit log's hash chain, print its records\n"
+    "  session start|exec|stop           a sandbox that stays up between commands\n"
     "  help                              this text\n"
     "  version                           print the version\n"
     "\n"
@@ -35,6 +36,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "check")) return nc_cmd_check(argc - 1, argv + 1);
   if (!strcmp(cmd, "gc")) return nc_cmd_gc(argc - 1, argv + 1);
   if (!strcmp(cmd, "audit")) return nc_cmd_audit(argc - 1, argv + 1);
+  if (!strcmp(cmd, "session")) return nc_cmd_session(argc - 1, argv + 1);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
     fputs(usage, stdout);
     fputs(nc_profile_flags_help(), stdout);

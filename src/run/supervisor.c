@@ -3,6 +3,7 @@
  * forwarded signals and (with an output limit) the stdio pipes; collect the result. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -19,6 +21,7 @@
 #include "core/util.h"
 #include "net/proxy.h"
 #include "run/run-audit.h"
+#include "run/session.h"
 #include "run/run.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
@@ -134,6 +137,11 @@ struct run_state {
   struct rusage ru;
   int init_status;
   uint64_t out_total;
+  /* sessions: the exec in progress */
+  int32_t exec_id;
+  bool exec_done, exec_failed;
+  int exec_status;          /* wait status (done) or 125/126/127 (failed) */
+  char exec_msg[480];
 };
 
 static void kill_all(struct run_state *s) {
@@ -196,8 +204,19 @@ static bool on_frame(struct run_state *s) {
       break;
     case NC_FRAME_STARTED: s->started = true; break;
     case NC_FRAME_EXIT:
+      if (f.code > 0) { /* a session's exec */
+        if (f.code == s->exec_id) s->exec_done = true, s->exec_status = f.status;
+        break;
+      }
       s->exited = true;
       s->exit_status = f.status;
+      break;
+    case NC_FRAME_EXEC_ERROR:
+      if (f.code == s->exec_id) {
+        s->exec_done = s->exec_failed = true;
+        s->exec_status = f.status;
+        snprintf(s->exec_msg, sizeof s->exec_msg, "%s", f.msg);
+      }
       break;
     default: break;
   }
@@ -256,7 +275,7 @@ static void stop_proxy(struct run_state *s, nc_run_result *res) {
   res->net_bytes_in = st.bytes_in;
 }
 
-static int event_loop(struct run_state *s, const struct nc_run_options *opt, nc_run_result *res, nc_error *err) {
+static int watch_all(struct run_state *s, const struct nc_run_options *opt, nc_error *err) {
   int r;
   if ((r = watch(s, s->sync, err)) < 0 || (r = watch(s, s->pidfd, err)) < 0) return r;
   if (s->p->timeout_ms) {
@@ -266,6 +285,44 @@ static int event_loop(struct run_state *s, const struct nc_run_options *opt, nc_
   if (opt && opt->signal_fd >= 0 && (r = watch(s, opt->signal_fd, err)) < 0) return r;
   for (int i = 0; i < 2; i++)
     if (s->out_r[i] >= 0 && (r = watch(s, s->out_r[i], err)) < 0) return r;
+  return 0;
+}
+
+/* One event on one of the run's own fds; false when fd is not one of them. */
+static bool handle(struct run_state *s, const struct nc_run_options *opt, nc_run_result *res, int fd, nc_error *err) {
+  if (fd == s->sync) on_frame(s);
+  else if (fd == s->pidfd) {
+    while (wait4(s->pid, &s->init_status, 0, &s->ru) < 0 && errno == EINTR) {}
+    s->reaped = true;
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->pidfd, NULL);
+    while (on_frame(s)) {} /* frames sent just before init left */
+    stop_proxy(s, res);
+  } else if (fd == s->deadline_fd) {
+    s->timed_out = true;
+    nc_run_audit_event(&s->audit, "deadline", json_pack("{s:I}", "timeout_ms", (json_int_t)s->p->timeout_ms));
+    kill_all(s);
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+  } else if (fd == s->grace_fd) {
+    kill_all(s);
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+  } else if (opt && fd == opt->signal_fd) on_signal(s, fd, err);
+  else if (s->proxy && fd == nc_proxy_fd(s->proxy)) nc_proxy_dispatch(s->proxy);
+  else if (s->out_r[0] >= 0 && fd == s->out_r[0]) pump(s, 0, res);
+  else if (s->out_r[1] >= 0 && fd == s->out_r[1]) pump(s, 1, res);
+  else return false;
+  return true;
+}
+
+static void check_audit(struct run_state *s) {
+  if (s->audit.failed && !s->audit_stopped) { /* fail closed: no record, no run */
+    s->audit_stopped = true;
+    kill_all(s);
+  }
+}
+
+static int event_loop(struct run_state *s, const struct nc_run_options *opt, nc_run_result *res, nc_error *err) {
+  int r = watch_all(s, opt, err);
+  if (r < 0) return r;
   while (!s->reaped || s->out_r[0] >= 0 || s->out_r[1] >= 0) {
     struct epoll_event ev[8];
     int n = epoll_wait(s->epfd, ev, 8, s->reaped ? 1000 : -1);
@@ -275,32 +332,8 @@ static int event_loop(struct run_state *s, const struct nc_run_options *opt, nc_
       return nc_error_sys(err, errno, "epoll_wait");
     }
     if (n == 0 && s->reaped) break; /* a writer outlived the sandbox? never wait forever */
-    for (int i = 0; i < n; i++) {
-      int fd = ev[i].data.fd;
-      if (fd == s->sync) on_frame(s);
-      else if (fd == s->pidfd) {
-        while (wait4(s->pid, &s->init_status, 0, &s->ru) < 0 && errno == EINTR) {}
-        s->reaped = true;
-        epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->pidfd, NULL);
-        while (on_frame(s)) {} /* frames sent just before init left */
-        stop_proxy(s, res);
-      } else if (fd == s->deadline_fd) {
-        s->timed_out = true;
-        nc_run_audit_event(&s->audit, "deadline", json_pack("{s:I}", "timeout_ms", (json_int_t)s->p->timeout_ms));
-        kill_all(s);
-        epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
-      } else if (fd == s->grace_fd) {
-        kill_all(s);
-        epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
-      } else if (opt && fd == opt->signal_fd) on_signal(s, fd, err);
-      else if (s->proxy && fd == nc_proxy_fd(s->proxy)) nc_proxy_dispatch(s->proxy);
-      else if (fd == s->out_r[0]) pump(s, 0, res);
-      else if (fd == s->out_r[1]) pump(s, 1, res);
-    }
-    if (s->audit.failed && !s->audit_stopped) { /* fail closed: no record, no run */
-      s->audit_stopped = true;
-      kill_all(s);
-    }
+    for (int i = 0; i < n; i++) handle(s, opt, res, ev[i].data.fd, err);
+    check_audit(s);
   }
   return 0;
 }
@@ -322,7 +355,7 @@ static int setup(struct run_state *s, char *const argv[], nc_error *err) {
   s->spec.filter = &s->filter;
   if ((r = build_env(p, &s->spec.envp, &s->spec.path_dirs, err)) < 0) return r;
   if ((r = nc_rootfs_plan_build(&s->spec.rootfs, p, s->spec.pts, err)) < 0) return r;
-  if (p->output_limit || s->audit.a) {
+  if (!s->spec.session && (p->output_limit || s->audit.a)) {
     for (int i = 0; i < 2; i++) {
       int pp[2];
       if (pipe2(pp, O_CLOEXEC) < 0) return nc_error_sys(err, errno, "pipe");
@@ -476,4 +509,311 @@ int nc_run_ex(const struct nc_profile *p, char *const argv[], const struct nc_ru
 
 int nc_run(const nc_profile *p, char *const argv[], nc_run_result *res, nc_error *err) {
   return nc_run_ex(p, argv, NULL, res, err);
+}
+
+/* ---- sessions ---- */
+
+struct nc_session {
+  struct run_state s;
+  nc_run_result res;
+  uint64_t t0;
+  int32_t next_id;
+};
+
+const char *nc_session_id(const nc_session *ss) { return ss->res.id; }
+
+void nc_session_audit(nc_session *ss, const char *event, json_t *fields) {
+  nc_run_audit_event(&ss->s.audit, event, fields);
+}
+
+/* Tear down whatever a session holds; its result in res (may be NULL). */
+static int session_end(nc_session *ss, int r, nc_run_result *res, nc_error *err) {
+  struct run_state *s = &ss->s;
+  if (r == 0 && s->pid > 0 && !s->reaped) {
+    kill_all(s);
+    while (!s->reaped) {
+      struct epoll_event ev[8];
+      int n = epoll_wait(s->epfd, ev, 8, 5000);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break; /* teardown reaps it */
+      for (int i = 0; i < n; i++) handle(s, NULL, &ss->res, ev[i].data.fd, err);
+    }
+  }
+  if (r == 0) {
+    finish_result(s, &ss->res, ss->t0);
+    if (ss->res.oom_killed)
+      nc_run_audit_event(&s->audit, "oom", json_pack("{s:I}", "mem_limit_bytes", (json_int_t)s->p->mem_limit));
+    ss->res.exit_code = s->timed_out ? NC_EXIT_TIMEOUT : 0;
+    if (s->audit_stopped) r = nc_error_set(err, s->audit.err.code, "%s", s->audit.err.msg);
+  }
+  teardown(s, err, &r);
+  nc_error aerr = {0};
+  int ar = nc_run_audit_end(&s->audit, s->p, &ss->res, r, err, &aerr);
+  if (ar < 0 && r == 0) r = nc_error_set(err, aerr.code, "%s", aerr.msg);
+  if (res) *res = ss->res;
+  free(ss);
+  return r;
+}
+
+int nc_session_start(const nc_profile *p, nc_session **ret, nc_error *err) {
+  if (err) err->code = 0, err->msg[0] = '\0';
+  *ret = NULL;
+  int r = nc_profile_validate(p, err);
+  if (r < 0) return r;
+  nc_session *ss = calloc(1, sizeof *ss);
+  if (!ss) return nc_error_set(err, ENOMEM, "session: out of memory");
+  struct run_state *s = &ss->s;
+  *s = (struct run_state){.p = p, .uid_lock = -1, .pidfd = -1, .sync = -1, .epfd = -1, .deadline_fd = -1,
+                          .grace_fd = -1, .out_r = {-1, -1}};
+  s->spec.session = true;
+  ss->t0 = nc_now_ns();
+  static char *const session_argv[] = {"(session)", NULL};
+  if ((r = nc_random_id(ss->res.id)) < 0) r = nc_error_sys(err, -r, "getrandom");
+  if (r == 0 && (s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) r = nc_error_sys(err, errno, "epoll_create1");
+  if (r == 0) r = nc_run_audit_open(&s->audit, p, ss->res.id, err);
+  if (r == 0) nc_run_audit_start(&s->audit, p, session_argv);
+  if (r == 0) r = setup(s, NULL, err);
+  if (r == 0) r = make_cgroup(s, NULL, ss->res.id, err);
+  if (r == 0) r = nc_spawn(&s->spec, &s->pid, &s->pidfd, &s->sync, err);
+  if (r == 0 && s->spec.cgroup_fd < 0) r = nc_cgroup_attach(s->cg, s->pid, err);
+  if (r == 0) r = nc_spawn_release(&s->spec, s->pid, s->sync, err);
+  if (r == 0 && fcntl(s->sync, F_SETFL, O_NONBLOCK) < 0) r = nc_error_sys(err, errno, "fcntl O_NONBLOCK");
+  if (r == 0) r = watch_all(s, NULL, err);
+  while (r == 0 && !s->started && !s->reaped) {
+    struct epoll_event ev[8];
+    int n = epoll_wait(s->epfd, ev, 8, -1);
+    if (n < 0 && errno != EINTR) r = nc_error_sys(err, errno, "epoll_wait");
+    for (int i = 0; i < n; i++) handle(s, NULL, &ss->res, ev[i].data.fd, err);
+  }
+  if (r == 0 && !s->started) {
+    r = s->have_error ? nc_error_set(err, s->error.code, "%s", s->error.msg)
+        : s->proxy_err.code ? nc_error_set(err, s->proxy_err.code, "%s", s->proxy_err.msg)
+                            : nc_error_set(err, EIO, "the session's sandbox ended while starting");
+  }
+  if (r < 0) return session_end(ss, r, NULL, err);
+  *ret = ss;
+  return 0;
+}
+
+/* send on the non-blocking sync socket: wait for room rather than fail */
+static int send_all_wait(int fd, const void *buf, size_t len) {
+  for (;;) {
+    ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+    if (n == (ssize_t)len) return 0;
+    if (n >= 0) return -EIO; /* SEQPACKET: all or nothing */
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) return -errno;
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    if (poll(&pfd, 1, 5000) <= 0) return -ETIMEDOUT;
+  }
+}
+
+struct capture {
+  int fd;
+  char *buf;
+  size_t len, cap;
+  bool truncated;
+};
+
+/* Read what is there; false at EOF/error (the fd is closed). */
+static bool capture_read(struct run_state *s, struct capture *c, int stream) {
+  char tmp[65536];
+  for (;;) {
+    ssize_t n = read(c->fd, tmp, sizeof tmp);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return true;
+    if (n <= 0) {
+      epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+      nc_closep(&c->fd);
+      return false;
+    }
+    nc_run_audit_output(&s->audit, stream, tmp, (size_t)n);
+    size_t room = c->cap - c->len, keep = (size_t)n < room ? (size_t)n : room;
+    memcpy(c->buf + c->len, tmp, keep);
+    c->len += keep;
+    if (keep < (size_t)n) c->truncated = true;
+  }
+}
+
+int nc_session_exec(nc_session *ss, char *const argv[], const void *stdin_data, size_t stdin_len, uint64_t timeout_ms,
+                    size_t output_cap, nc_exec_result *res, nc_error *err) {
+  struct run_state *s = &ss->s;
+  memset(res, 0, sizeof *res);
+  if (err) err->code = 0, err->msg[0] = '\0';
+  if (!argv || !argv[0] || !argv[0][0]) return nc_error_set(err, EINVAL, "session exec: no command given");
+  if (s->reaped || s->killed)
+    return nc_error_set(err, ESRCH, "session %s has ended%s", ss->res.id, s->timed_out ? " (its deadline passed)" : "");
+  /* argv, NUL-separated */
+  size_t argc = 0, total = 0;
+  for (; argv[argc]; argc++) {
+    total += strlen(argv[argc]) + 1;
+    if (argc >= NC_EXEC_ARGC_MAX || total > NC_EXEC_ARGV_MAX)
+      return nc_error_set(err, E2BIG, "session exec: argv is longer than %d arguments or %d bytes", NC_EXEC_ARGC_MAX,
+                          NC_EXEC_ARGV_MAX);
+  }
+  char *packed = malloc(total);
+  if (!packed) return nc_error_set(err, ENOMEM, "session exec: out of memory");
+  for (size_t i = 0, o = 0; i < argc; i++) {
+    size_t l = strlen(argv[i]) + 1;
+    memcpy(packed + o, argv[i], l);
+    o += l;
+  }
+  if (!output_cap) output_cap = 1u << 20;
+  struct capture cap[2] = {{.fd = -1, .cap = output_cap}, {.fd = -1, .cap = output_cap}};
+  int in_r = -1, in_w = -1, out_w[2] = {-1, -1}, tfd = -1, r = 0;
+  size_t in_off = 0;
+  uint64_t t0 = nc_now_ns();
+  cap[0].buf = malloc(output_cap + 1);
+  cap[1].buf = malloc(output_cap + 1);
+  if (!cap[0].buf || !cap[1].buf) r = nc_error_set(err, ENOMEM, "session exec: out of memory");
+  if (r == 0 && stdin_data && stdin_len) {
+    int pp[2];
+    if (pipe2(pp, O_CLOEXEC) < 0) r = nc_error_sys(err, errno, "pipe");
+    else in_r = pp[0], in_w = pp[1];
+    if (r == 0 && fcntl(in_w, F_SETFL, O_NONBLOCK) < 0) r = nc_error_sys(err, errno, "fcntl");
+  } else if (r == 0 && (in_r = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+    r = nc_error_sys(err, errno, "open /dev/null");
+  }
+  for (int i = 0; r == 0 && i < 2; i++) {
+    int pp[2];
+    if (pipe2(pp, O_CLOEXEC | O_NONBLOCK) < 0) r = nc_error_sys(err, errno, "pipe");
+    else cap[i].fd = pp[0], out_w[i] = pp[1];
+  }
+  if (r == 0) {
+    /* the command's end of its stdout/stderr pipes blocks, like a terminal would */
+    for (int i = 0; i < 2; i++) fcntl(out_w[i], F_SETFL, 0);
+    s->exec_id = ++ss->next_id;
+    s->exec_done = s->exec_failed = false;
+    s->exec_msg[0] = '\0';
+    struct nc_frame f = {.type = NC_FRAME_EXEC, .code = s->exec_id, .status = (int32_t)argc};
+    int fds[3] = {in_r, out_w[0], out_w[1]};
+    json_t *a = json_array();
+    for (size_t i = 0; i < argc; i++) json_array_append_new(a, json_string(argv[i]));
+    nc_run_audit_event(&s->audit, "exec", json_pack("{s:i, s:o, s:I}", "exec_id", (int)s->exec_id, "argv", a,
+                                                   "stdin_bytes", (json_int_t)stdin_len));
+    int e;
+    for (int tries = 0; (e = nc_frame_send_fds(s->sync, &f, fds, 3)) == -EAGAIN && tries < 50; tries++) {
+      struct pollfd pfd = {.fd = s->sync, .events = POLLOUT};
+      poll(&pfd, 1, 100);
+    }
+    if (e == 0) e = send_all_wait(s->sync, packed, total);
+    if (e < 0) r = nc_error_sys(err, -e, "session exec: pass the request to the sandbox");
+  }
+  nc_closep(&in_r);
+  nc_closep(&out_w[0]);
+  nc_closep(&out_w[1]);
+  free(packed);
+  struct epoll_event ev;
+  for (int i = 0; r == 0 && i < 2; i++) {
+    ev = (struct epoll_event){.events = EPOLLIN, .data.fd = cap[i].fd};
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, cap[i].fd, &ev) < 0) r = nc_error_sys(err, errno, "epoll_ctl");
+  }
+  if (r == 0 && in_w >= 0) {
+    ev = (struct epoll_event){.events = EPOLLOUT, .data.fd = in_w};
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, in_w, &ev) < 0) r = nc_error_sys(err, errno, "epoll_ctl");
+  }
+  if (r == 0 && timeout_ms && (r = arm_timer(&tfd, timeout_ms, err)) == 0) r = watch(s, tfd, err);
+  while (r == 0 && !s->exec_done && !s->reaped) {
+    struct epoll_event evs[8];
+    int n = epoll_wait(s->epfd, evs, 8, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      r = nc_error_sys(err, errno, "epoll_wait");
+      break;
+    }
+    for (int i = 0; i < n; i++) {
+      int fd = evs[i].data.fd;
+      if (fd == cap[0].fd) capture_read(s, &cap[0], 1);
+      else if (fd == cap[1].fd) capture_read(s, &cap[1], 2);
+      else if (in_w >= 0 && fd == in_w) {
+        ssize_t w = write(in_w, (const char *)stdin_data + in_off, stdin_len - in_off);
+        if (w > 0) in_off += (size_t)w;
+        if ((w < 0 && errno != EAGAIN && errno != EINTR) || in_off == stdin_len) {
+          epoll_ctl(s->epfd, EPOLL_CTL_DEL, in_w, NULL);
+          nc_closep(&in_w); /* EOF for the command */
+        }
+      } else if (tfd >= 0 && fd == tfd) {
+        res->timed_out = true;
+        struct nc_frame k = {.type = NC_FRAME_SIGNAL, .code = SIGKILL, .status = s->exec_id};
+        nc_frame_send(s->sync, &k);
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, tfd, NULL);
+        nc_closep(&tfd);
+      } else {
+        handle(s, NULL, &ss->res, fd, err);
+      }
+    }
+    check_audit(s);
+  }
+  /* what the command wrote before it ended is in the pipes now; a
+   * background child holding them open is not waited for */
+  for (int i = 0; i < 2; i++)
+    if (cap[i].fd >= 0) capture_read(s, &cap[i], i + 1);
+  for (int i = 0; i < 2; i++) {
+    if (cap[i].fd >= 0) epoll_ctl(s->epfd, EPOLL_CTL_DEL, cap[i].fd, NULL);
+    nc_closep(&cap[i].fd);
+  }
+  if (in_w >= 0) epoll_ctl(s->epfd, EPOLL_CTL_DEL, in_w, NULL);
+  nc_closep(&in_w);
+  if (tfd >= 0) epoll_ctl(s->epfd, EPOLL_CTL_DEL, tfd, NULL);
+  nc_closep(&tfd);
+  if (r == 0 && s->audit_stopped) r = nc_error_set(err, s->audit.err.code, "%s", s->audit.err.msg);
+  if (r == 0 && !s->exec_done)
+    r = nc_error_set(err, ESRCH, "session %s ended while `%s` ran%s", ss->res.id, argv[0],
+                     s->timed_out ? " (its deadline passed)" : "");
+  if (r == 0) {
+    res->wall_ms = (nc_now_ns() - t0) / 1000000;
+    if (s->exec_failed) {
+      res->exit_code = s->exec_status;
+      if (s->exec_status == NC_EXIT_SETUP) r = nc_error_set(err, EIO, "session exec: %s", s->exec_msg);
+      else nc_error_set(err, ENOENT, "%s", s->exec_msg);
+    } else if (res->timed_out) {
+      res->exit_code = NC_EXIT_TIMEOUT;
+      res->signal = SIGKILL;
+    } else if (WIFEXITED(s->exec_status)) {
+      res->exit_code = WEXITSTATUS(s->exec_status);
+    } else if (WIFSIGNALED(s->exec_status)) {
+      res->signal = WTERMSIG(s->exec_status);
+      res->exit_code = 128 + res->signal;
+    }
+    nc_run_audit_event(&s->audit, "exec_end",
+                       json_pack("{s:i, s:i, s:i, s:b, s:I, s:I, s:I}", "exec_id", (int)s->exec_id, "exit_code",
+                                 res->exit_code, "signal", res->signal, "timed_out", res->timed_out, "wall_ms",
+                                 (json_int_t)res->wall_ms, "stdout_bytes", (json_int_t)cap[0].len, "stderr_bytes",
+                                 (json_int_t)cap[1].len));
+  }
+  s->exec_id = 0;
+  if (r < 0) {
+    free(cap[0].buf);
+    free(cap[1].buf);
+    return r;
+  }
+  cap[0].buf[cap[0].len] = cap[1].buf[cap[1].len] = '\0';
+  res->out = cap[0].buf, res->out_len = cap[0].len, res->out_truncated = cap[0].truncated;
+  res->err = cap[1].buf, res->err_len = cap[1].len, res->err_truncated = cap[1].truncated;
+  return 0;
+}
+
+void nc_exec_result_free(nc_exec_result *r) {
+  if (!r) return;
+  free(r->out);
+  free(r->err);
+  r->out = r->err = NULL;
+}
+
+int nc_session_fd(const nc_session *ss) { return ss->s.epfd; }
+
+bool nc_session_poll(nc_session *ss) {
+  struct run_state *s = &ss->s;
+  struct epoll_event ev[8];
+  int n = epoll_wait(s->epfd, ev, 8, 0);
+  nc_error e = {0};
+  for (int i = 0; i < n; i++) handle(s, NULL, &ss->res, ev[i].data.fd, &e);
+  check_audit(s);
+  return !s->reaped;
+}
+
+int nc_session_stop(nc_session *ss, nc_run_result *res, nc_error *err) {
+  if (err) err->code = 0, err->msg[0] = '\0';
+  if (!ss) return 0;
+  return session_end(ss, 0, res, err);
 }

@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -73,23 +72,48 @@ static void proxy_listen(const struct nc_spawn_spec *spec, int sync_fd) {
 
 static void become_ns_root(const struct nc_spawn_spec *spec, int sync_fd) {
   if (spec->rootless) return; /* already the sandbox user, with caps in the userns */
-  if (setresgid(0, 0, 0) < 0) failf(sync_fd, errno, "setresgid 0 in the user namespace");
-  if (setresuid(0, 0, 0) < 0) failf(sync_fd, errno, "setresuid 0 in the user namespace");
-  if (setgroups(0, NULL) < 0) failf(sync_fd, errno, "setgroups in the user namespace");
+  /* raw syscalls: see nc_exec_command */
+  if (syscall(SYS_setresgid, 0, 0, 0) < 0) failf(sync_fd, errno, "setresgid 0 in the user namespace");
+  if (syscall(SYS_setresuid, 0, 0, 0) < 0) failf(sync_fd, errno, "setresuid 0 in the user namespace");
+  if (syscall(SYS_setgroups, 0, NULL) < 0) failf(sync_fd, errno, "setgroups in the user namespace");
 }
 
-/* Start the command; returns its pid once exec succeeded. */
-static pid_t start_command(const struct nc_spawn_spec *spec, int sync_fd) {
+struct child_args {
+  const struct nc_spawn_spec *spec;
+  int report_fd;
+};
+static char child_stack[256 * 1024] __attribute__((aligned(16)));
+
+static int command_child(void *arg) {
+  const struct child_args *ca = arg;
+  nc_exec_command(ca->spec, ca->report_fd);
+}
+
+/* Fork the command of spec; its pid once exec succeeded, or -1 with *fail
+ * filled (msg, code = errno, status = 125/126/127). */
+static pid_t spawn_command(const struct nc_spawn_spec *spec, struct nc_frame *fail_frame) {
   int pipefd[2];
-  if (pipe2(pipefd, O_CLOEXEC) < 0) failf(sync_fd, errno, "pipe");
-  /* Raw clone: libc's fork would run atfork handlers that may take locks
-   * inherited from the caller's other threads. */
-  pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-  if (pid < 0) failf(sync_fd, errno, "fork the command");
-  if (pid == 0) {
+  memset(fail_frame, 0, sizeof *fail_frame);
+  if (pipe2(pipefd, O_CLOEXEC) < 0) {
+    fail_frame->code = errno;
+    fail_frame->status = NC_EXIT_SETUP;
+    snprintf(fail_frame->msg, sizeof fail_frame->msg, "pipe: %s", strerror(errno));
+    return -1;
+  }
+  /* posix_spawn's way: the child shares our memory (no page tables to copy
+   * from the supervisor-sized address space init inherited) and we wait
+   * until it has exec'd or died. It runs on its own stack, writes only its
+   * own stack and fds, and ends in execve or _exit. No libc fork: its
+   * atfork handlers could take locks inherited from the caller's threads. */
+  struct child_args ca = {spec, pipefd[1]};
+  pid_t pid = clone(command_child, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &ca);
+  if (pid < 0) {
+    fail_frame->code = errno;
+    fail_frame->status = NC_EXIT_SETUP;
+    snprintf(fail_frame->msg, sizeof fail_frame->msg, "fork the command: %s", strerror(errno));
     close(pipefd[0]);
-    close(sync_fd);
-    nc_exec_command(spec, pipefd[1]);
+    close(pipefd[1]);
+    return -1;
   }
   close(pipefd[1]);
   int32_t msg[2];
@@ -97,21 +121,124 @@ static pid_t start_command(const struct nc_spawn_spec *spec, int sync_fd) {
   do n = read(pipefd[0], msg, sizeof msg);
   while (n < 0 && errno == EINTR);
   close(pipefd[0]);
-  if (n == (ssize_t)sizeof msg) {
-    struct nc_frame f = {0};
-    int e = msg[0];
-    if (msg[1] == NC_EXIT_NOTFOUND)
-      snprintf(f.msg, sizeof f.msg, "`%s`: command not found in the sandbox", spec->argv[0]);
-    else if (msg[1] == NC_EXIT_NOEXEC)
-      snprintf(f.msg, sizeof f.msg, "`%s`: cannot execute: %s", spec->argv[0], strerror(e));
-    else
-      snprintf(f.msg, sizeof f.msg, "preparing `%s` for exec: %s", spec->argv[0], strerror(e));
-    /* reap it so the status we report is the one it exited with */
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-    fail(sync_fd, &f, e, msg[1]);
-  }
+  if (n != (ssize_t)sizeof msg) return pid;
+  int e = msg[0];
+  fail_frame->code = e;
+  fail_frame->status = msg[1];
+  if (msg[1] == NC_EXIT_NOTFOUND)
+    snprintf(fail_frame->msg, sizeof fail_frame->msg, "`%s`: command not found in the sandbox", spec->argv[0]);
+  else if (msg[1] == NC_EXIT_NOEXEC)
+    snprintf(fail_frame->msg, sizeof fail_frame->msg, "`%s`: cannot execute: %s", spec->argv[0], strerror(e));
+  else
+    snprintf(fail_frame->msg, sizeof fail_frame->msg, "preparing `%s` for exec: %s", spec->argv[0], strerror(e));
+  /* reap it so the status reported is the one it exited with */
+  int st;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  return -1;
+}
+
+/* Start the command; returns its pid once exec succeeded. */
+static pid_t start_command(const struct nc_spawn_spec *spec, int sync_fd) {
+  struct nc_frame f;
+  pid_t pid = spawn_command(spec, &f);
+  if (pid < 0) fail(sync_fd, &f, f.code, f.status);
   return pid;
+}
+
+/* ---- sessions: commands on request ----
+ * Static buffers: init runs between clone and exec of a possibly
+ * multi-threaded caller and must not allocate. */
+#define SESSION_SLOTS 64
+static char exec_argv_buf[NC_EXEC_ARGV_MAX + 1];
+static char *exec_argv[NC_EXEC_ARGC_MAX + 1];
+static pid_t slot_pid[SESSION_SLOTS];
+static int32_t slot_id[SESSION_SLOTS];
+
+static void session_exec(const struct nc_spawn_spec *spec, int sync_fd, const struct nc_frame *req, int fds[3]) {
+  struct nc_frame f = {0};
+  bool ok = false;
+  ssize_t n;
+  do n = recv(sync_fd, exec_argv_buf, NC_EXEC_ARGV_MAX, 0);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0) _exit(NC_EXIT_SETUP); /* the supervisor is gone or broke the protocol */
+  exec_argv_buf[n] = '\0';
+  size_t argc = 0;
+  for (ssize_t i = 0; i < n && argc < NC_EXEC_ARGC_MAX; argc++) {
+    exec_argv[argc] = exec_argv_buf + i;
+    i += (ssize_t)strlen(exec_argv_buf + i) + 1;
+  }
+  exec_argv[argc] = NULL;
+  int slot = -1;
+  for (int i = 0; i < SESSION_SLOTS && slot < 0; i++)
+    if (slot_pid[i] == 0) slot = i;
+  if (argc == 0 || (int32_t)argc != req->status || !exec_argv[0][0]) {
+    snprintf(f.msg, sizeof f.msg, "exec request: bad argv");
+  } else if (slot < 0) {
+    snprintf(f.msg, sizeof f.msg, "exec request: %d commands already running", SESSION_SLOTS);
+  } else {
+    /* the child's stdio, moved out of 0..2's way first so that installing one cannot clobber another */
+    struct nc_spawn_spec cs = *spec;
+    cs.argv = exec_argv;
+    for (int i = 0; i < 3; i++) cs.stdio[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 16);
+    if (cs.stdio[0] < 0 || cs.stdio[1] < 0 || cs.stdio[2] < 0) {
+      snprintf(f.msg, sizeof f.msg, "exec request: dup: %s", strerror(errno));
+    } else {
+      pid_t pid = spawn_command(&cs, &f);
+      if (pid > 0) {
+        slot_pid[slot] = pid;
+        slot_id[slot] = req->code;
+        ok = true;
+      }
+    }
+    for (int i = 0; i < 3; i++)
+      if (cs.stdio[i] >= 0) close(cs.stdio[i]);
+  }
+  if (ok) return;
+  f.type = NC_FRAME_EXEC_ERROR;
+  f.code = req->code; /* the exec id; the errno is in the message */
+  if (!f.status) f.status = NC_EXIT_SETUP;
+  nc_frame_send(sync_fd, &f);
+}
+
+static void __attribute__((noreturn)) session_loop(const struct nc_spawn_spec *spec, int sync_fd, int sfd) {
+  struct pollfd pfd[2] = {{.fd = sync_fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+  for (;;) {
+    if (poll(pfd, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      _exit(NC_EXIT_SETUP);
+    }
+    if (pfd[1].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      (void)!read(sfd, &si, sizeof si);
+      for (;;) {
+        int st;
+        pid_t w = waitpid(-1, &st, WNOHANG);
+        if (w <= 0) break;
+        for (int i = 0; i < SESSION_SLOTS; i++) {
+          if (slot_pid[i] != w) continue;
+          struct nc_frame f = {.type = NC_FRAME_EXIT, .code = slot_id[i], .status = st};
+          nc_frame_send(sync_fd, &f);
+          slot_pid[i] = 0;
+        }
+      }
+    }
+    if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      struct nc_frame f;
+      int fds[3];
+      size_t nfds = 0;
+      int r = nc_frame_recv_fds(sync_fd, &f, fds, 3, &nfds);
+      if (r <= 0) _exit(NC_EXIT_SETUP); /* the supervisor is gone: so are we */
+      if (f.type == NC_FRAME_EXEC && f.code > 0 && nfds == 3) {
+        session_exec(spec, sync_fd, &f, fds);
+      } else if (f.type == NC_FRAME_SIGNAL && f.code > 0 && f.code < NSIG) {
+        for (int i = 0; i < SESSION_SLOTS; i++)
+          if (slot_pid[i] > 0 && slot_id[i] == f.status && kill(-slot_pid[i], f.code) < 0) kill(slot_pid[i], f.code);
+      } else if (f.type == NC_FRAME_EXEC) {
+        _exit(NC_EXIT_SETUP); /* an exec without its argv message would desync the protocol */
+      }
+      for (size_t i = 0; i < nfds; i++) close(fds[i]);
+    }
+  }
 }
 
 static void __attribute__((noreturn)) supervise(int sync_fd, int sfd, pid_t cmd) {
@@ -174,7 +301,7 @@ void nc_init_main(const struct nc_spawn_spec *spec, int sync_fd) {
   int sfd = signalfd(-1, &chld, SFD_CLOEXEC);
   if (sfd < 0) failf(sync_fd, errno, "signalfd");
 
-  pid_t cmd = start_command(spec, sync_fd);
+  pid_t cmd = spec->session ? 0 : start_command(spec, sync_fd);
   struct nc_frame started = {.type = NC_FRAME_STARTED, .status = cmd};
   nc_frame_send(sync_fd, &started);
 
@@ -184,5 +311,6 @@ void nc_init_main(const struct nc_spawn_spec *spec, int sync_fd) {
   if (lo > 0) syscall(SYS_close_range, 0, (unsigned)lo - 1, 0);
   if (hi > lo + 1) syscall(SYS_close_range, (unsigned)lo + 1, (unsigned)hi - 1, 0);
   syscall(SYS_close_range, (unsigned)hi + 1, ~0U, 0);
+  if (spec->session) session_loop(spec, sync_fd, sfd);
   supervise(sync_fd, sfd, cmd);
 }

@@ -3,7 +3,6 @@
  * lease of an unprivileged host uid range for each sandbox. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/openat2.h>
@@ -40,7 +39,7 @@ static int drop_capabilities(bool rootless) {
   if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
                                    SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED | SECBIT_KEEP_CAPS_LOCKED, 0, 0, 0) < 0)
     return -errno;
-  if (!rootless && setgroups(0, NULL) < 0) return -errno;
+  if (!rootless && syscall(SYS_setgroups, 0, NULL) < 0) return -errno;
   return 0;
 }
 
@@ -130,8 +129,11 @@ void nc_exec_command(const struct nc_spawn_spec *spec, int report_fd) {
   if ((r = set_rlimits()) < 0) die_with(report_fd, -r, NC_EXIT_SETUP);
   if ((r = enter_workdir(p->workdir)) < 0) die_with(report_fd, -r, NC_EXIT_SETUP);
   if ((r = drop_capabilities(spec->rootless)) < 0) die_with(report_fd, -r, NC_EXIT_SETUP);
-  if (setresgid(p->gid, p->gid, p->gid) < 0) die_with(report_fd, errno, NC_EXIT_SETUP);
-  if (setresuid(p->uid, p->uid, p->uid) < 0) die_with(report_fd, errno, NC_EXIT_SETUP);
+  /* Raw syscalls: glibc's wrappers broadcast the change to every thread in
+   * its thread list, which here is memory shared with (or copied from) a
+   * process that may have had threads. This process has one. */
+  if (syscall(SYS_setresgid, p->gid, p->gid, p->gid) < 0) die_with(report_fd, errno, NC_EXIT_SETUP);
+  if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0) die_with(report_fd, errno, NC_EXIT_SETUP);
   if ((r = clear_all_caps()) < 0) die_with(report_fd, -r, NC_EXIT_SETUP);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die_with(report_fd, errno, NC_EXIT_SETUP);
   close_other_fds(report_fd);

@@ -20,7 +20,16 @@ enum nc_frame_type {
   NC_FRAME_EXIT,     /* child -> parent: the command ended (status = wait status) */
   NC_FRAME_SIGNAL,   /* parent -> child: forward signal `code` to the command */
   NC_FRAME_PROXY,    /* child -> parent: the proxy's listening socket (SCM_RIGHTS) */
+  /* sessions (code = exec id, > 0) */
+  NC_FRAME_EXEC,      /* parent -> child: run a command; fds stdin, stdout, stderr (SCM_RIGHTS);
+                         status = argc; the next message is argv, NUL-separated */
+  NC_FRAME_EXEC_ERROR,/* child -> parent: it could not start (status = 126/127, msg) */
+  /* NC_FRAME_EXIT with code = exec id: it ended; NC_FRAME_SIGNAL with
+   * status = exec id: signal `code` to that command's process group */
 };
+
+#define NC_EXEC_ARGV_MAX (256 * 1024) /* bytes of one exec's argv message */
+#define NC_EXEC_ARGC_MAX 4096
 
 struct nc_frame {
   uint32_t type;
@@ -75,6 +84,7 @@ struct nc_spawn_spec {
   int cgroup_fd;       /* v2 leaf for CLONE_INTO_CGROUP, or -1 */
   int stdio[3];        /* fds to become the command's 0,1,2 (-1: inherit as is) */
   uint16_t proxy_port; /* >0: init listens on 127.0.0.1:proxy_port and passes the socket up */
+  bool session;        /* no command: init waits for NC_FRAME_EXEC */
 };
 
 #define NC_UID_RANGE 65536u
@@ -110,5 +120,8 @@ int nc_frame_send_fd(int fd, const struct nc_frame *f, int passed);
  * when the frame carried none. */
 int nc_frame_recv(int fd, struct nc_frame *f);
 int nc_frame_recv_fd(int fd, struct nc_frame *f, int *ret_fd);
+/* Up to max fds; *n_fds says how many came (the rest are closed). */
+int nc_frame_send_fds(int fd, const struct nc_frame *f, const int *fds, size_t n);
+int nc_frame_recv_fds(int fd, struct nc_frame *f, int *fds, size_t max, size_t *n_fds);
 
 #endif

@@ -24,56 +24,69 @@ int nc_frame_send(int fd, const struct nc_frame *f) {
   return n == (ssize_t)sizeof *f ? 0 : -EIO;
 }
 
-int nc_frame_send_fd(int fd, const struct nc_frame *f, int passed) {
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  struct iovec iov = {.iov_base = (void *)f, .iov_len = sizeof *f};
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-  memset(u.buf, 0, sizeof u.buf);
-  struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cm), &passed, sizeof(int));
-  ssize_t n;
-  do n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return -errno;
-  return n == (ssize_t)sizeof *f ? 0 : -EIO;
-}
-
-int nc_frame_recv_fd(int fd, struct nc_frame *f, int *ret_fd) {
+int nc_frame_send_fds(int fd, const struct nc_frame *f, const int *fds, size_t n) {
   union {
     char buf[CMSG_SPACE(sizeof(int) * 4)];
     struct cmsghdr align;
   } u;
+  if (n == 0 || n > 4) return -EINVAL;
+  struct iovec iov = {.iov_base = (void *)f, .iov_len = sizeof *f};
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                      .msg_controllen = CMSG_SPACE(sizeof(int) * n)};
+  memset(u.buf, 0, sizeof u.buf);
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+  memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+  ssize_t r;
+  do r = sendmsg(fd, &mh, MSG_NOSIGNAL);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return -errno;
+  return r == (ssize_t)sizeof *f ? 0 : -EIO;
+}
+
+int nc_frame_send_fd(int fd, const struct nc_frame *f, int passed) { return nc_frame_send_fds(fd, f, &passed, 1); }
+
+int nc_frame_recv_fds(int fd, struct nc_frame *f, int *fds, size_t max, size_t *n_fds) {
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * 8)];
+    struct cmsghdr align;
+  } u;
   struct iovec iov = {.iov_base = f, .iov_len = sizeof *f};
   struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-  if (ret_fd) *ret_fd = -1;
+  *n_fds = 0;
   ssize_t n;
   do n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
   if (n < 0) return -errno;
-  /* Take every fd that came along, keep at most one. */
+  /* Take every fd that came along, keep at most max. */
   for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
     if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
     size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
     for (size_t i = 0; i < k; i++) {
       int got;
       memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof got);
-      if (ret_fd && *ret_fd < 0) *ret_fd = got;
+      if (*n_fds < max) fds[(*n_fds)++] = got;
       else close(got);
     }
   }
   if (n == 0) return 0;
   if (n != (ssize_t)sizeof *f || (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
-    if (ret_fd) nc_closep(ret_fd);
+    for (size_t i = 0; i < *n_fds; i++) close(fds[i]);
+    *n_fds = 0;
     return -EPROTO;
   }
   f->msg[sizeof f->msg - 1] = '\0';
   return 1;
+}
+
+int nc_frame_recv_fd(int fd, struct nc_frame *f, int *ret_fd) {
+  int fds[1];
+  size_t n = 0;
+  int r = nc_frame_recv_fds(fd, f, fds, ret_fd ? 1 : 0, &n);
+  if (ret_fd) *ret_fd = n ? fds[0] : -1;
+  return r;
 }
 
 int nc_frame_recv(int fd, struct nc_frame *f) { return nc_frame_recv_fd(fd, f, NULL); }
