@@ -145,6 +145,8 @@ struct daemon {
   bool done;
 };
 
+static void run_exec(struct daemon *d, int c, char **argv, const char *in, size_t in_len, uint64_t timeout_ms);
+
 static void serve_client(struct daemon *d, int c) {
   struct ucred cred;
   socklen_t cl = sizeof cred;
@@ -172,27 +174,29 @@ static void serve_client(struct daemon *d, int c) {
     send_reply(c, EINVAL, NULL, "session: bad request");
     return;
   }
-  nc_autofree char *packed = malloc(q.argv_len + 1);
-  nc_autofree char **argv = calloc(q.argc + 1, sizeof *argv);
-  nc_autofree char *in = q.stdin_len ? malloc(q.stdin_len) : NULL;
+  char *packed = malloc(q.argv_len + 1), **argv = calloc(q.argc + 1, sizeof *argv);
+  char *in = q.stdin_len ? malloc(q.stdin_len) : NULL;
   if (!packed || !argv || (q.stdin_len && !in)) {
     send_reply(c, ENOMEM, NULL, "session: out of memory");
-    return;
+  } else if (read_full(c, packed, q.argv_len) == 0 && (!q.stdin_len || read_full(c, in, q.stdin_len) == 0)) {
+    packed[q.argv_len] = '\0';
+    size_t k = 0;
+    for (size_t off = 0; off < q.argv_len && k < q.argc; k++) {
+      argv[k] = packed + off;
+      off += strlen(packed + off) + 1;
+    }
+    if (k == q.argc) run_exec(d, c, argv, in, q.stdin_len, q.timeout_ms);
+    else send_reply(c, EINVAL, NULL, "session: bad argv");
   }
-  if (read_full(c, packed, q.argv_len) < 0 || (q.stdin_len && read_full(c, in, q.stdin_len) < 0)) return;
-  packed[q.argv_len] = '\0';
-  size_t k = 0;
-  for (size_t off = 0; off < q.argv_len && k < q.argc; k++) {
-    argv[k] = packed + off;
-    off += strlen(packed + off) + 1;
-  }
-  if (k != q.argc) {
-    send_reply(c, EINVAL, NULL, "session: bad argv");
-    return;
-  }
+  free(packed);
+  free(argv);
+  free(in);
+}
+
+static void run_exec(struct daemon *d, int c, char **argv, const char *in, size_t in_len, uint64_t timeout_ms) {
   nc_exec_result er;
   nc_error err = {0};
-  int r = nc_session_exec(d->ss, argv, in, q.stdin_len, q.timeout_ms, OUTPUT_CAP, &er, &err);
+  int r = nc_session_exec(d->ss, argv, in, in_len, timeout_ms, OUTPUT_CAP, &er, &err);
   if (r < 0) {
     send_reply(c, -r, NULL, err.msg);
     if (!nc_session_poll(d->ss)) d->done = true;
@@ -402,7 +406,7 @@ static int cmd_exec(int argc, char **argv) {
   int r = send_full(fd, &q, sizeof q);
   for (int k = i; r == 0 && k < argc; k++) r = send_full(fd, argv[k], strlen(argv[k]) + 1);
   if (r == 0 && in_len) r = send_full(fd, in, in_len);
-  struct rep h;
+  struct rep h = {0};
   char *msg = NULL, *out = NULL, *errb = NULL;
   if (r == 0) r = read_reply(fd, &h, &msg, &out, &errb);
   close(fd);
@@ -436,7 +440,7 @@ static int cmd_stop(int argc, char **argv) {
     return NC_EXIT_SETUP;
   }
   struct req q = {.magic = MAGIC, .op = OP_STOP};
-  struct rep h;
+  struct rep h = {0};
   char *msg = NULL, *out = NULL, *errb = NULL;
   int r = send_full(fd, &q, sizeof q);
   if (r == 0) r = read_reply(fd, &h, &msg, &out, &errb);

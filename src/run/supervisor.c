@@ -520,7 +520,7 @@ struct nc_session {
   int32_t next_id;
 };
 
-const char *nc_session_id(const nc_session *ss) { return ss->res.id; }
+const char *nc_session_id(const nc_session *ss) { return ss ? ss->res.id : ""; }
 
 void nc_session_audit(nc_session *ss, const char *event, json_t *fields) {
   nc_run_audit_event(&ss->s.audit, event, fields);
