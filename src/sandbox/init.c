@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -292,6 +293,43 @@ static void __attribute__((noreturn)) supervise(int sync_fd, int sfd, pid_t cmd)
   }
 }
 
+/* pid 1 is a copy of the supervisor without an exec: its argv and environ
+ * strings (a prompt, an API key in OPENAI_API_KEY...) would stay in its
+ * memory for the sandbox's whole life. Zero them: /proc/1/cmdline and
+ * /proc/1/environ read exactly these bytes. The kernel tells us where they
+ * are (fields 48-51 of /proc/self/stat, read through the sandbox's own
+ * fresh /proc: /proc/self is this process there too). */
+static void scrub_args_and_env(void) {
+  char buf[2048];
+  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return;
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')'); /* comm may contain spaces and parens */
+  if (!p) return;
+  unsigned long v[52] = {0};
+  int field = 2; /* p points at the end of field 2 */
+  for (char *t = p + 1; *t && field < 51;) {
+    while (*t == ' ') t++;
+    field++;
+    char *end = t;
+    if (field == 3) { /* the state letter */
+      while (*end && *end != ' ') end++;
+    } else {
+      v[field] = strtoul(t, &end, 10);
+      if (end == t) return;
+    }
+    t = end;
+  }
+  if (field < 51) return;
+  for (int i = 48; i <= 50; i += 2)
+    if (v[i] && v[i + 1] > v[i] && v[i + 1] - v[i] < (64ul << 20)) memset((void *)v[i], 0, v[i + 1] - v[i]);
+  extern char **environ;
+  environ = NULL;
+}
+
 void nc_init_main(const struct nc_spawn_spec *spec, int sync_fd) {
   /* If the supervisor dies, so does the sandbox (the frame wait below
    * catches a death before this line). */
@@ -321,6 +359,7 @@ void nc_init_main(const struct nc_spawn_spec *spec, int sync_fd) {
   if (sfd < 0) failf(sync_fd, errno, "signalfd");
 
   pid_t cmd = spec->session ? 0 : start_command(spec, sync_fd);
+  scrub_args_and_env(); /* the command (run mode) borrowed argv until its exec */
   struct nc_frame started = {.type = NC_FRAME_STARTED, .status = cmd};
   nc_frame_send(sync_fd, &started);
 

@@ -96,3 +96,23 @@ test_socket_private_and_bad_input() {
   local o; o=$("$NC" session start --mem-limit lots 2>&1) && fail "bad option accepted"
   assert_contains "$o" "--mem-limit" "names the flag"
 }
+
+# Attack: read the supervisor's secrets out of pid 1. pid 1 is a copy of
+# nanoclaw made without an exec, so nanoclaw's environment (an API key) and
+# command line would sit in its memory. Must: from the host, pid 1's environ
+# and cmdline hold neither; inside, /proc/1/cmdline is empty.
+test_pid1_holds_no_caller_secrets() {
+  local secret=nc-secret-$$-$RANDOM
+  SID=$(NC_TEST_API_KEY=$secret "$NC" session start --hostname "h$secret" </dev/null) || fail "start"
+  trap '"$NC" session stop "$SID" >/dev/null 2>&1 || true' EXIT
+  local daemon init
+  daemon=$(pgrep -f "nanoclaw session start --hostname h$secret" | head -1)
+  [ -n "$daemon" ] || fail "no daemon"
+  init=$(pgrep -P "$daemon" | head -1)
+  [ -n "$init" ] || fail "no pid 1"
+  grep -q "$secret" "/proc/$daemon/environ" || fail "control: the daemon itself should hold the secret"
+  ! grep -q "$secret" "/proc/$init/environ" || fail "pid 1's environ holds the caller's secret"
+  ! grep -q "$secret" "/proc/$init/cmdline" || fail "pid 1's cmdline holds the caller's arguments"
+  sexec "$SID" -- sh -c 'tr -d "\0" </proc/1/cmdline | wc -c'
+  assert_eq 0 "$OUT" "pid 1's cmdline inside"
+}
