@@ -210,7 +210,14 @@ static struct out_run *find_run(struct nc_audit *a, const char *sandbox, bool cr
 
 static int emit_chunk(struct nc_audit *a, const char *sandbox, const char *stream, uint64_t offset,
                       const unsigned char *p, size_t n, nc_error *err) {
-  json_t *data = json_stringn((const char *)p, n); /* NULL when not valid UTF-8 */
+  /* Text when it is valid UTF-8 and its JSON escaping is not bigger than
+   * base64 (16 KiB of NULs would escape to 96 KiB, over the record bound). */
+  size_t escaped = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = p[i];
+    escaped += c == '"' || c == '\\' || c == '\n' || c == '\t' || c == '\r' || c == '\b' || c == '\f' ? 2 : c < 0x20 ? 6 : 1;
+  }
+  json_t *data = escaped <= 4 * ((n + 2) / 3) ? json_stringn((const char *)p, n) : NULL; /* NULL: not UTF-8 */
   bool b64 = !data;
   if (b64) {
     char *enc = malloc(4 * ((n + 2) / 3) + 1);

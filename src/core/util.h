@@ -16,6 +16,7 @@ static inline void nc_closep(int *fd) {
     int saved = errno;
     close(*fd);
     errno = saved;
+    *fd = -1; /* a second close would hit whatever reuses the number, in another thread too */
   }
 }
 static inline void nc_fclosep(FILE **f) {

@@ -186,3 +186,15 @@ test_append_only_attribute() {
   assert_rc 0 "append to it again"
   verify_ok "$log"
 }
+
+# Output that JSON-escapes badly (NUL bytes: 6 bytes each as \u0000) is
+# recorded as base64, within the record bound; the run is not failed by it.
+test_binary_output_recorded() {
+  arun -- sh -c 'head -c 100000 /dev/zero; printf "\001\002\003"'
+  assert_rc 0 "run: $ERR"
+  verify_ok "$TMP/a.jsonl"
+  assert_eq 0 "$(count '.sandbox==$id and .event=="output" and .encoding!="base64"')" "every chunk is base64"
+  [ "$(count '.sandbox==$id and .event=="output"')" -ge 7 ] || fail "16 KiB chunks"
+  local sum; sum=$(jq -s --arg id "$ID" 'map(select(.sandbox==$id and .event=="output") | .bytes) | add' "$TMP/a.jsonl")
+  assert_eq 100003 "$sum" "every byte accounted"
+}
