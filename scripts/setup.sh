@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 pkgs=(build-essential meson ninja-build pkg-config libseccomp-dev libjansson-dev libidn2-dev libcmocka-dev
       clang libclang-rt-14-dev valgrind cppcheck python3 iproute2 busybox-static bubblewrap crun hyperfine jq procps curl
-      libssl-dev libcurl4-openssl-dev rsyslog)
+      libssl-dev libcurl4-openssl-dev libunistring-dev rsyslog
+      libarchive-dev docker-registry skopeo)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -86,13 +86,13 @@ int nc_cmd_run(int argc, char **argv) {
     fputs(run_usage, stdout);
     fputs(nc_profile_flags_help(), stdout);
     status = 0;
-  } else if (next >= argc) {
+  } else if (next >= argc && !p->image_cmd.n) {
     fprintf(stderr, "nanoclaw: run: no command given (usage: nanoclaw run [OPTIONS] [--] COMMAND [ARGS...])\n");
     status = NC_EXIT_SETUP;
   } else {
     struct nc_run_options opt = {.signal_fd = signal_fd(), .kill_grace_ms = 5000};
     nc_run_result res;
-    int r = nc_run_ex(p, argv + next, &opt, &res, &err);
+    int r = nc_run_ex(p, next < argc ? argv + next : p->image_cmd.v, &opt, &res, &err); /* no command: the image's */
     if (opt.signal_fd >= 0) close(opt.signal_fd);
     if (r < 0) {
       fprintf(stderr, "nanoclaw: %s\n", err.msg);

@@ -7,5 +7,6 @@ int nc_cmd_run(int argc, char **argv);
 int nc_cmd_gc(int argc, char **argv);
 int nc_cmd_audit(int argc, char **argv);
 int nc_cmd_session(int argc, char **argv);
+int nc_cmd_image(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const char usage[] =
     "  gc                                remove what a crashed nanoclaw left behind (cgroups)\n"
     "  audit verify|show [FILE]          check an audit log's hash chain, print its records\n"
     "  session start|exec|stop           a sandbox that stays up between commands\n"
+    "  image pull|import|ls|rm|inspect   the local image store (--image NAME[:TAG] runs from it)\n"
     "  help                              this text\n"
     "  version                           print the version\n"
     "\n"
@@ -37,6 +38,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "gc")) return nc_cmd_gc(argc - 1, argv + 1);
   if (!strcmp(cmd, "audit")) return nc_cmd_audit(argc - 1, argv + 1);
   if (!strcmp(cmd, "session")) return nc_cmd_session(argc - 1, argv + 1);
+  if (!strcmp(cmd, "image")) return nc_cmd_image(argc - 1, argv + 1);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
     fputs(usage, stdout);
     fputs(nc_profile_flags_help(), stdout);

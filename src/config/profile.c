@@ -12,6 +12,7 @@
 #include "config/keys.h"
 #include "core/error.h"
 #include "core/parse.h"
+#include "image/image.h"
 #include "net/allowlist.h"
 
 #define Q(buf, s) nc_quote((buf), sizeof(buf), (s))
@@ -25,7 +26,7 @@
 const struct nc_key nc_keys[] = {
     {NC_K_NAME, "name", "name", "NAME", "none", "label for results and audit records", S, false},
     {NC_K_IMAGE, "image", "image", "REF", "host",
-     "root filesystem: host (read-only host view) or a directory", S, false},
+     "root filesystem: host (read-only host view), a directory, or NAME[:TAG] from the image store", S, false},
     {NC_K_MEM_LIMIT, "mem_limit", "mem-limit", "SIZE", "512m", "memory limit, e.g. 512m or 1g (0 = unlimited)",
      S | I, false},
     {NC_K_CPU_SHARES, "cpu_shares", "cpu-shares", "N", "1024", "relative CPU weight, 2..262144", S | I, false},
@@ -216,6 +217,9 @@ void nc_profile_free(nc_profile *p) {
   nc_strv_free(&p->allowed_hosts);
   nc_strv_free(&p->add_hosts);
   nc_strv_free(&p->env);
+  nc_strv_free(&p->image_env);
+  nc_strv_free(&p->image_cmd);
+  free(p->image_digest);
   for (size_t i = 0; i < p->n_tmpfs; i++) free(p->tmpfs[i].path);
   free(p->tmpfs);
   for (size_t i = 0; i < p->n_binds; i++) {
@@ -352,6 +356,7 @@ static int set_user(nc_profile *p, const char *v, const char *where, nc_error *e
     return bad(err, where, v, "is not UID[:GID] (numeric, e.g. 1000:1000)");
   p->uid = (uid_t)u;
   p->gid = (gid_t)g;
+  p->user_set = true;
   return 0;
 }
 
@@ -390,16 +395,101 @@ static int set_limits(nc_profile *p, const char *v, const char *where, nc_error 
   return 0;
 }
 
+/* Undo what a previous store image's config set (the profile's own settings stay). */
+static void drop_image_config(nc_profile *p) {
+  size_t k = 0;
+  for (size_t i = 0; i < p->env.n; i++) {
+    if (i < p->image_env.n && strcmp(p->env.v[i], p->image_env.v[i]) == 0) free(p->env.v[i]);
+    else p->env.v[k++] = p->env.v[i];
+  }
+  p->env.n = k;
+  if (p->env.v) p->env.v[k] = NULL;
+  nc_strv_free(&p->image_env);
+  nc_strv_free(&p->image_cmd);
+  free(p->image_digest);
+  p->image_digest = NULL;
+  if (!p->workdir_set) replace_str(&p->workdir, "/", NULL);
+  if (!p->user_set) p->uid = NC_DEFAULT_UID, p->gid = NC_DEFAULT_GID;
+}
+
+static bool env_has(const nc_profile *p, const char *entry) {
+  size_t n = (size_t)(strchr(entry, '=') - entry) + 1;
+  for (size_t i = 0; i < p->env.n; i++)
+    if (strncmp(p->env.v[i], entry, n) == 0) return true;
+  return false;
+}
+
+/* A store image's config, under the profile: Env where the profile sets no
+ * such variable, WorkingDir and User unless set, Entrypoint+Cmd for a run
+ * with no command. An image not in the store changes nothing here: the run
+ * fails with "not in the local store" when it plans the rootfs. */
+static int apply_image_config(nc_profile *p, const char *where, nc_error *err) {
+  struct nc_image_entry e;
+  struct nc_image_config c;
+  nc_error why = {0};
+  if (nc_image_load(p->image, NULL, &e, &c, &why) < 0) return 0;
+  int r = 0;
+  struct nc_strv front = {0};
+  for (size_t i = 0; r == 0 && i < c.n_env; i++)
+    if (!env_has(p, c.env[i]) && !env_has(&(nc_profile){.env = front}, c.env[i])) r = nc_strv_push(&front, c.env[i]);
+  if (r == 0 && front.n + p->env.n > NC_MAX_LIST) r = -E2BIG;
+  if (r == 0 && front.n) {
+    char **v = realloc(p->env.v, (front.n + p->env.n + 1) * sizeof *v);
+    if (!v) {
+      r = -ENOMEM;
+    } else {
+      memmove(v + front.n, v, (p->env.n + 1) * sizeof *v);
+      for (size_t i = 0; i < front.n; i++) v[i] = strdup(front.v[i]);
+      for (size_t i = 0; i < front.n; i++)
+        if (!v[i]) r = -ENOMEM;
+      p->env.v = v;
+      p->env.n += front.n;
+      p->image_env = front;
+      front = (struct nc_strv){0};
+    }
+  }
+  nc_strv_free(&front);
+  for (size_t i = 0; r == 0 && i < c.argc; i++) r = nc_strv_push(&p->image_cmd, c.argv[i]);
+  if (r == 0 && !(p->image_digest = strdup(e.digest))) r = -ENOMEM;
+  if (r < 0) r = push_err(r, where, err);
+  if (r == 0 && !p->workdir_set && c.workdir) {
+    char path[NC_MAX_PATH];
+    r = norm_path(c.workdir, path, where, err);
+    if (r == 0) r = replace_str(&p->workdir, path, err);
+  }
+  if (r == 0 && !p->user_set && c.user) {
+    uid_t uid;
+    gid_t gid;
+    /* never root: an image that says root gets the profile's user (1000:1000 by default) */
+    if ((r = nc_image_resolve_user(&e, c.user, &uid, &gid, err)) < 0) nc_error_wrap(err, "%s", where);
+    else if (uid != 0) p->uid = uid, p->gid = gid ? gid : (gid_t)uid;
+  }
+  nc_image_entry_clear(&e);
+  nc_image_config_free(&c);
+  return r;
+}
+
 static int set_image(nc_profile *p, const char *v, const char *where, nc_error *err) {
   char path[NC_MAX_PATH];
-  if (v[0] != '/') return set_text(&p->image, v, where, err);
-  int r = norm_path(v, path, where, err);
-  return r < 0 ? r : replace_str(&p->image, path, err);
+  drop_image_config(p);
+  if (v[0] == '/') {
+    int r = norm_path(v, path, where, err);
+    return r < 0 ? r : replace_str(&p->image, path, err);
+  }
+  if (strcmp(v, "host") != 0) {
+    struct nc_image_ref ref;
+    nc_error why = {0};
+    if (nc_image_ref_parse(v, &ref, &why) < 0) return nc_error_set(err, EINVAL, "%s: %s", where, why.msg);
+  }
+  int r = set_text(&p->image, v, where, err);
+  if (r < 0 || strcmp(v, "host") == 0) return r;
+  return apply_image_config(p, where, err);
 }
 
 static int set_workdir(nc_profile *p, const char *v, const char *where, nc_error *err) {
   char path[NC_MAX_PATH];
   int r = norm_path(v, path, where, err);
+  if (r == 0) p->workdir_set = true;
   return r < 0 ? r : replace_str(&p->workdir, path, err);
 }
 

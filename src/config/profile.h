@@ -67,7 +67,7 @@ struct nc_agent_settings {
 
 struct nc_profile {
   char *name;          /* NULL: none */
-  char *image;         /* "host" or an absolute directory path */
+  char *image;         /* "host", an absolute directory path, or a store image NAME[:TAG|@DIGEST] */
   uint64_t mem_limit;  /* bytes; 0 = unlimited */
   uint64_t cpu_shares; /* 2..262144 */
   uint64_t cpus_milli; /* 0 = unlimited; 1000 = one CPU */
@@ -90,6 +90,15 @@ struct nc_profile {
   uint64_t output_limit; /* bytes; 0 = unlimited */
   struct nc_audit_settings audit;
   struct nc_agent_settings agent;
+  /* A store image's config, applied when `image` is set (src/image): its Env
+   * went to the front of env (image_env: what it added; the profile's own
+   * entries, later in the list, win), its WorkingDir and User apply unless
+   * workdir/user were set; image_cmd is Entrypoint + Cmd, for a run given no
+   * command; image_digest pins the manifest the rootfs is built from. */
+  struct nc_strv image_env;
+  struct nc_strv image_cmd;
+  char *image_digest;
+  bool workdir_set, user_set;
   /* declared dependencies, for `nanoclaw export dockerfile` (issue 7) */
   struct nc_strv deps_apt, deps_pip, deps_npm;
 };

@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/util.h"
+#include "image/image.h"
 #include "sandbox/sandbox.h"
 
 /* ------------------------------------------------------------------ */
@@ -69,6 +70,8 @@ void nc_rootfs_plan_free(struct nc_rootfs_plan *plan) {
   for (size_t i = 0; i < plan->n; i++)
     if (plan->steps[i].fd >= 0) close(plan->steps[i].fd);
   for (size_t i = 0; i < plan->n_strings; i++) free(plan->strings[i]);
+  for (size_t i = 0; i < plan->n_held; i++) nc_closep(&plan->held[i]);
+  free(plan->held);
   free(plan->steps);
   free(plan->strings);
   memset(plan, 0, sizeof *plan);
@@ -200,17 +203,16 @@ static int plan_host_image(struct nc_rootfs_plan *plan, const struct nc_profile 
   return plan_etc(plan, p, err);
 }
 
-/* --image DIR: every top-level entry of DIR, read-only; we provide /proc, /dev,
- * /sys (absent) and the tmpfs mounts ourselves. */
-static int plan_dir_image(struct nc_rootfs_plan *plan, const char *dir, nc_error *err) {
+/* Every top-level entry of the tree at dfd (consumed; entries are opened
+ * relative to base, or dfd when base is -1), read-only; we provide /proc,
+ * /dev, /sys (absent) and the tmpfs mounts ourselves. */
+static int plan_tree_entries(struct nc_rootfs_plan *plan, int dfd, int base, const char *label, nc_error *err) {
   char q[NC_MAX_PATH + 64];
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return nc_error_sys(err, errno, "image `%s`", nc_quote(q, sizeof q, dir));
   DIR *d = fdopendir(dfd);
   if (!d) {
     int e = errno;
     close(dfd);
-    return nc_error_sys(err, e, "image `%s`", nc_quote(q, sizeof q, dir));
+    return nc_error_sys(err, e, "image `%s`", nc_quote(q, sizeof q, label));
   }
   int r = 0;
   struct dirent *de;
@@ -221,12 +223,35 @@ static int plan_dir_image(struct nc_rootfs_plan *plan, const char *dir, nc_error
     char dst[NAME_MAX + 2];
     bool found;
     snprintf(dst, sizeof dst, "/%s", n);
-    if ((r = plan_mirror(plan, dst, dirfd(d), n, &found, err)) < 0) {
-      nc_error_wrap(err, "image `%s`", nc_quote(q, sizeof q, dir));
+    if ((r = plan_mirror(plan, dst, base >= 0 ? base : dirfd(d), n, &found, err)) < 0) {
+      nc_error_wrap(err, "image `%s`", nc_quote(q, sizeof q, label));
       break;
     }
   }
   closedir(d);
+  return r;
+}
+
+/* --image DIR */
+static int plan_dir_image(struct nc_rootfs_plan *plan, const char *dir, nc_error *err) {
+  char q[NC_MAX_PATH + 64];
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return nc_error_sys(err, errno, "image `%s`", nc_quote(q, sizeof q, dir));
+  return plan_tree_entries(plan, dfd, -1, dir, err);
+}
+
+/* --image NAME[:TAG|@DIGEST]: the store image's layers stacked (overlayfs,
+ * read-only, a detached mount made here) and planned like a directory. The
+ * plan keeps the layers' locks so `image rm` cannot pull them from under us. */
+static int plan_store_image(struct nc_rootfs_plan *plan, const struct nc_profile *p, nc_error *err) {
+  int mnt;
+  int r = nc_image_mount(p->image, p->image_digest, &mnt, &plan->held, &plan->n_held, err);
+  if (r < 0) return r;
+  /* the detached mount lives as long as its fd: clone the entries from it before closing it */
+  int dfd = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) r = nc_error_sys(err, errno, "open the image's overlay");
+  else r = plan_tree_entries(plan, dfd, mnt, p->image, err);
+  close(mnt);
   return r;
 }
 
@@ -308,13 +333,8 @@ int nc_rootfs_plan_build(struct nc_rootfs_plan *plan, const struct nc_profile *p
     r = plan_host_image(plan, p, err);
   else if (p->image[0] == '/')
     r = plan_dir_image(plan, p->image, err);
-  else {
-    char q[NC_MAX_PATH + 64];
-    r = nc_error_set(err, ENOTSUP,
-                     "image `%s`: only \"host\" and an absolute directory path are supported "
-                     "(an image store for NAME:TAG is not built yet)",
-                     nc_quote(q, sizeof q, p->image));
-  }
+  else
+    r = plan_store_image(plan, p, err);
   if (r >= 0) r = plan_dev(plan, pts, err);
   if (r >= 0) r = plan_add(plan, NC_STEP_PROC, "/proc", NULL, -1, true, err);
   if (r >= 0) r = plan_user_mounts(plan, p, err);

@@ -64,6 +64,9 @@ struct nc_rootfs_plan {
   /* strings owned by the plan (freed with it) */
   char **strings;
   size_t n_strings, cap_strings;
+  /* fds held for the life of the plan: a store image's layer locks */
+  int *held;
+  size_t n_held;
 };
 
 /* ---- the spawn spec ---- */
