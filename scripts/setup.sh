@@ -8,6 +8,8 @@ pkgs=(build-essential meson ninja-build pkg-config libseccomp-dev libjansson-dev
       clang libclang-rt-14-dev valgrind cppcheck python3 iproute2 busybox-static bubblewrap crun hyperfine jq procps curl
       libssl-dev libcurl4-openssl-dev libunistring-dev rsyslog
       libarchive-dev docker-registry skopeo)
+# exports (issue 7): runc and podman run exported bundles and arguments; node checks the Kubernetes schemas
+pkgs+=(runc podman python3-yaml nodejs)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
