@@ -8,6 +8,7 @@ int nc_cmd_gc(int argc, char **argv);
 int nc_cmd_audit(int argc, char **argv);
 int nc_cmd_export(int argc, char **argv);
 int nc_cmd_proxy(int argc, char **argv);
+int nc_cmd_agent(int argc, char **argv);
 int nc_cmd_session(int argc, char **argv);
 int nc_cmd_image(int argc, char **argv);
 

@@ -19,6 +19,7 @@ static const char usage[] =
     "  export KIND [PROFILE] [OPTIONS]   the profile as a Dockerfile, docker/podman run arguments, an OCI\n"
     "                                    bundle, Kubernetes manifests or a seccomp profile (`export --help`)\n"
     "  proxy --listen ADDR:PORT [OPTIONS] nanoclaw's egress proxy alone: the gateway of exported sandboxes\n"
+    "  agent [OPTIONS] PROMPT            a model decides, the sandbox acts (see `nanoclaw agent --help`)\n"
     "  session start|exec|stop           a sandbox that stays up between commands\n"
     "  image pull|import|ls|rm|inspect   the local image store (--image NAME[:TAG] runs from it)\n"
     "  help                              this text\n"
@@ -42,6 +43,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "audit")) return nc_cmd_audit(argc - 1, argv + 1);
   if (!strcmp(cmd, "export")) return nc_cmd_export(argc - 1, argv + 1);
   if (!strcmp(cmd, "proxy")) return nc_cmd_proxy(argc - 1, argv + 1);
+  if (!strcmp(cmd, "agent")) return nc_cmd_agent(argc - 1, argv + 1);
   if (!strcmp(cmd, "session")) return nc_cmd_session(argc - 1, argv + 1);
   if (!strcmp(cmd, "image")) return nc_cmd_image(argc - 1, argv + 1);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
