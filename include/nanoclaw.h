@@ -119,6 +119,15 @@ nc_agent *nc_agent_new(const char *name, const char *model, const nc_profile *sa
 int nc_agent_execute(nc_agent *a, const char *prompt, char **response, nc_error *err);
 void nc_agent_free(nc_agent *a);
 
+/* ---- introspection: the profile keys (for bindings and tools) ----
+ * The i-th key of a profile (i = 0, 1, ... in `nanoclaw run --help` order)
+ * as nc_profile_set names it ("mem_limit", "audit.log"); NULL past the last. */
+const char *nc_profile_key_name(size_t i);
+/* The default and one-line help of key as `--help` shows them (static
+ * strings), and whether it is a list (each nc_profile_set appends). Any out
+ * pointer may be NULL. 0, or -ENOENT when there is no such key. */
+int nc_profile_key_info(const char *key, const char **def, const char **help, bool *is_list);
+
 const char *nc_version(void);
 
 #ifdef __cplusplus

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(build-essential meson ninja-build pkg-config libseccomp-dev libjansson-dev libidn2-dev libcmocka-dev
       clang libclang-rt-14-dev valgrind cppcheck python3 iproute2 busybox-static bubblewrap crun hyperfine jq procps curl
-      libssl-dev libcurl4-openssl-dev libunistring-dev rsyslog
+      libssl-dev libcurl4-openssl-dev libunistring-dev rsyslog python3-pytest python3-venv
       libarchive-dev docker-registry skopeo)
 # exports (issue 7): runc and podman run exported bundles and arguments; node checks the Kubernetes schemas
 pkgs+=(runc podman python3-yaml nodejs)

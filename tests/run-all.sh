@@ -94,6 +94,15 @@ run_suite() { # label files...
 export NC=$ROOT/build/nanoclaw
 run_suite "" tests/integration/*.sh tests/security/*.sh
 
+# 3b. The Python binding (pytest), against build/libnanoclaw.so, and once
+# installed with pip into a fresh venv (offline).
+if [ -f python/run-tests.sh ]; then
+  bash python/run-tests.sh --installed >build/python-tests.log 2>&1; st=$?
+  [ $st -ne 0 ] && tail -30 build/python-tests.log | sed 's/^/    /'
+  note "    pytest: $(grep -E '[0-9]+ (passed|failed)' build/python-tests.log | sed 's/=//g; s/^ *//' | tr '\n' ';')"
+  record "python binding (pytest, in-tree and pip-installed)" $st
+fi
+
 # 4. The escape suite again on the fallback paths: openat2 and clone3 made to
 # fail with ENOSYS (an older kernel), as crun's check-no-openat2 does.
 if [ -f build/tests/nosys-shim.so ]; then
