@@ -85,25 +85,6 @@ static int exit_status(enum nc_agent_outcome o) {
   return NC_EXIT_SETUP;
 }
 
-static int write_report(const struct nc_profile *p, const char *json) {
-  if (!p->result_json) return 0;
-  if (!json) {
-    fprintf(stderr, "nanoclaw: result: out of memory\n");
-    return -1;
-  }
-  if (!strcmp(p->result_json, "-")) {
-    printf("%s\n", json);
-    return 0;
-  }
-  int fd = open(p->result_json, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0 || nc_write_all(fd, json, strlen(json)) < 0 || nc_write_all(fd, "\n", 1) < 0) {
-    fprintf(stderr, "nanoclaw: --result-json \"%s\": %s\n", p->result_json, strerror(errno));
-    if (fd >= 0) close(fd);
-    return -1;
-  }
-  close(fd);
-  return 0;
-}
 
 static void verbose_report(const struct nc_agent_report *rep) {
   fprintf(stderr,
@@ -142,7 +123,7 @@ static int run_task(struct nc_profile *p, const char *prompt_arg, bool verbose) 
   fflush(stdout);
   if (verbose) verbose_report(&rep);
   nc_autofree char *json = p->result_json ? nc_agent_report_json(a, &rep, answer, r < 0 ? &err : NULL) : NULL;
-  if (write_report(p, json) < 0 && status == 0) status = NC_EXIT_SETUP;
+  if (nc_cli_write_json(p, json) < 0 && status == 0) status = NC_EXIT_SETUP;
   free(answer);
   nc_agent_free(a);
   return status;

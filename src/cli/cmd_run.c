@@ -29,9 +29,9 @@ static const char run_usage[] =
     "\n"
     "Options:\n";
 
-static int write_result(const struct nc_profile *p, const nc_run_result *res) {
+/* --result-json: JSON text to FILE or (-) stdout. Shared with `nanoclaw agent`. */
+int nc_cli_write_json(const struct nc_profile *p, const char *json) {
   if (!p->result_json) return 0;
-  nc_autofree char *json = nc_run_result_to_json(p, res);
   if (!json) {
     fprintf(stderr, "nanoclaw: result: out of memory\n");
     return -1;
@@ -50,6 +50,12 @@ static int write_result(const struct nc_profile *p, const nc_run_result *res) {
   }
   close(fd);
   return 0;
+}
+
+static int write_result(const struct nc_profile *p, const nc_run_result *res) {
+  if (!p->result_json) return 0;
+  nc_autofree char *json = nc_run_result_to_json(p, res);
+  return nc_cli_write_json(p, json);
 }
 
 /* SIGINT/SIGTERM/SIGHUP/SIGQUIT reach the supervisor's loop as a signalfd

@@ -10,6 +10,9 @@ int nc_cmd_export(int argc, char **argv);
 int nc_cmd_proxy(int argc, char **argv);
 int nc_cmd_agent(int argc, char **argv);
 int nc_cmd_session(int argc, char **argv);
+/* cmd_run.c: --result-json output (FILE or - for stdout); -1 after printing why. */
+struct nc_profile;
+int nc_cli_write_json(const struct nc_profile *p, const char *json);
 int nc_cmd_image(int argc, char **argv);
 
 #endif

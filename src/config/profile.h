@@ -104,6 +104,11 @@ struct nc_profile {
 };
 
 int nc_strv_push(struct nc_strv *v, const char *s);
+/* profile_json.c: the profile with env values replaced by their names (a
+ * new jansson object), and the SHA-256 of its canonical form. */
+struct json_t;
+struct json_t *nc_profile_json_redacted(const nc_profile *p, nc_error *err);
+int nc_profile_digest(const nc_profile *p, char out[65], nc_error *err);
 void nc_strv_free(struct nc_strv *v);
 
 #endif

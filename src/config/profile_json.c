@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -401,4 +402,40 @@ char *nc_profile_to_json(const nc_profile *p, nc_error *err) {
   else if (!s)
     nc_error_set(err, ENOMEM, "out of memory");
   return s;
+}
+
+/* The profile as audit records and exports show it: env values (maybe
+ * secrets) replaced by the list of names. A new JSON object, or NULL. */
+json_t *nc_profile_json_redacted(const nc_profile *p, nc_error *err) {
+  nc_autofree char *pj = nc_profile_to_json(p, err);
+  json_t *o = pj ? json_loads(pj, 0, NULL) : NULL;
+  if (!o) {
+    if (pj) nc_error_set(err, ENOMEM, "profile JSON: out of memory");
+    return NULL;
+  }
+  json_t *env = json_object_get(o, "env");
+  if (env && json_is_object(env)) {
+    json_t *names = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(env, k, v) {
+      json_array_append_new(names, json_string(k));
+    }
+    json_object_set_new(o, "env", names);
+  }
+  return o;
+}
+
+/* SHA-256 (hex) of the redacted profile's canonical JSON: the profile's
+ * digest in audit records, Dockerfile labels and manifests alike. */
+int nc_profile_digest(const nc_profile *p, char out[65], nc_error *err) {
+  json_t *o = nc_profile_json_redacted(p, err);
+  nc_autofree char *canon = o ? json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+  json_decref(o);
+  unsigned char md[32];
+  unsigned int n = 0;
+  if (!canon || !EVP_Digest(canon, strlen(canon), md, &n, EVP_sha256(), NULL) || n != 32)
+    return nc_error_set(err, ENOMEM, "profile digest: out of memory");
+  for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
+  return 0;
 }

@@ -226,29 +226,7 @@ int nc_export_check(const nc_profile *p, const struct nc_export_opts *o, char *c
   return 0;
 }
 
-int nc_export_profile_digest(const nc_profile *p, char out[65], nc_error *err) {
-  nc_autofree char *pj = nc_profile_to_json(p, err);
-  if (!pj) return -EINVAL;
-  json_t *o = json_loads(pj, 0, NULL);
-  json_t *env = o ? json_object_get(o, "env") : NULL;
-  if (env && json_is_object(env)) {
-    json_t *names = json_array();
-    const char *k;
-    json_t *v;
-    json_object_foreach(env, k, v) {
-      json_array_append_new(names, json_string(k));
-    }
-    json_object_set_new(o, "env", names);
-  }
-  nc_autofree char *canon = o ? json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
-  json_decref(o);
-  unsigned char md[32];
-  unsigned int n = 0;
-  if (!canon || !EVP_Digest(canon, strlen(canon), md, &n, EVP_sha256(), NULL) || n != 32)
-    return nc_error_set(err, ENOMEM, "profile digest: out of memory");
-  for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
-  return 0;
-}
+int nc_export_profile_digest(const nc_profile *p, char out[65], nc_error *err) { return nc_profile_digest(p, out, err); }
 
 void nc_export_dns_name(const nc_profile *p, char *out, size_t max) {
   const char *s = p->name ? p->name : "nanoclaw";

@@ -2,7 +2,6 @@
  * never go to the log (they may be secrets): the profile is recorded with
  * env names only, and by its SHA-256 digest. */
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,33 +50,12 @@ void nc_run_audit_output(struct nc_run_audit *ra, int stream, const void *buf, s
   if (r < 0) note_failure(ra, r, &e);
 }
 
-static void sha256_hex(const char *s, char out[65]) {
-  unsigned char md[32];
-  unsigned int n = 0;
-  out[0] = '\0';
-  if (!EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL) || n != 32) return;
-  for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 void nc_run_audit_start(struct nc_run_audit *ra, const struct nc_profile *p, char *const argv[]) {
   if (!ra->a) return;
   nc_error e = {0};
-  char *pj = nc_profile_to_json(p, &e);
-  json_t *profile = pj ? json_loads(pj, 0, NULL) : NULL;
+  json_t *profile = nc_profile_json_redacted(p, &e);
   char digest[65] = "";
-  if (pj) sha256_hex(pj, digest);
-  free(pj);
-  /* env: names only */
-  json_t *env = profile ? json_object_get(profile, "env") : NULL;
-  if (env && json_is_object(env)) {
-    json_t *names = json_array();
-    const char *k;
-    json_t *v;
-    json_object_foreach(env, k, v) {
-      json_array_append_new(names, json_string(k));
-    }
-    json_object_set_new(profile, "env", names);
-  }
+  if (nc_profile_digest(p, digest, &e) < 0) digest[0] = '\0';
   json_t *args = json_array();
   for (size_t i = 0; i < 4096 && argv[i]; i++) json_array_append_new(args, json_string(argv[i]));
   json_t *f = json_pack("{s:s?, s:s, s:o, s:I, s:I, s:o}", "name", p->name, "profile_sha256", digest, "argv", args,

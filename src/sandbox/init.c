@@ -220,7 +220,18 @@ static void session_exec(const struct nc_spawn_spec *spec, int sync_fd, const st
   nc_frame_send(sync_fd, &f);
 }
 
-static void __attribute__((noreturn)) session_loop(const struct nc_spawn_spec *spec, int sync_fd, int sfd) {
+/* Signal one command (run: the command; session: exec id `id`) and its process group. */
+static void signal_command(const struct nc_spawn_spec *spec, pid_t cmd, int32_t id, int sig) {
+  for (int i = 0; i < (spec->session ? SESSION_SLOTS : 1); i++) {
+    pid_t pid = spec->session ? (slot_id[i] == id ? slot_pid[i] : 0) : cmd;
+    if (pid > 0 && kill(-pid, sig) < 0) kill(pid, sig);
+  }
+}
+
+/* pid 1's life after setup: reap every child, report the command's end (run:
+ * then leave, which kills the rest of the pid namespace) or each exec's end
+ * (session), and take frames from the supervisor. */
+static void __attribute__((noreturn)) pid1_loop(const struct nc_spawn_spec *spec, int sync_fd, int sfd, pid_t cmd) {
   struct pollfd pfd[2] = {{.fd = sync_fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
   for (;;) {
     if (poll(pfd, 2, -1) < 0) {
@@ -234,7 +245,12 @@ static void __attribute__((noreturn)) session_loop(const struct nc_spawn_spec *s
         int st;
         pid_t w = waitpid(-1, &st, WNOHANG);
         if (w <= 0) break;
-        for (int i = 0; i < SESSION_SLOTS; i++) {
+        if (!spec->session && w == cmd) {
+          struct nc_frame f = {.type = NC_FRAME_EXIT, .status = st};
+          nc_frame_send(sync_fd, &f);
+          _exit(0);
+        }
+        for (int i = 0; spec->session && i < SESSION_SLOTS; i++) {
           if (slot_pid[i] != w) continue;
           struct nc_frame f = {.type = NC_FRAME_EXIT, .code = slot_id[i], .status = st};
           nc_frame_send(sync_fd, &f);
@@ -246,49 +262,15 @@ static void __attribute__((noreturn)) session_loop(const struct nc_spawn_spec *s
       struct nc_frame f;
       int fds[3];
       size_t nfds = 0;
-      int r = nc_frame_recv_fds(sync_fd, &f, fds, 3, &nfds);
+      int r = nc_frame_recv_fds(sync_fd, &f, fds, spec->session ? 3 : 0, &nfds);
       if (r <= 0) _exit(NC_EXIT_SETUP); /* the supervisor is gone: so are we */
-      if (f.type == NC_FRAME_EXEC && f.code > 0 && nfds == 3) {
+      if (spec->session && f.type == NC_FRAME_EXEC && f.code > 0 && nfds == 3)
         session_exec(spec, sync_fd, &f, fds);
-      } else if (f.type == NC_FRAME_SIGNAL && f.code > 0 && f.code < NSIG) {
-        for (int i = 0; i < SESSION_SLOTS; i++)
-          if (slot_pid[i] > 0 && slot_id[i] == f.status && kill(-slot_pid[i], f.code) < 0) kill(slot_pid[i], f.code);
-      } else if (f.type == NC_FRAME_EXEC) {
-        _exit(NC_EXIT_SETUP); /* an exec without its argv message would desync the protocol */
-      }
+      else if (f.type == NC_FRAME_EXEC)
+        _exit(NC_EXIT_SETUP); /* an exec without its fds or argv message would desync the protocol */
+      else if (f.type == NC_FRAME_SIGNAL && f.code > 0 && f.code < NSIG)
+        signal_command(spec, cmd, f.status, f.code);
       for (size_t i = 0; i < nfds; i++) close(fds[i]);
-    }
-  }
-}
-
-static void __attribute__((noreturn)) supervise(int sync_fd, int sfd, pid_t cmd) {
-  struct pollfd pfd[2] = {{.fd = sync_fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
-  for (;;) {
-    if (poll(pfd, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      _exit(NC_EXIT_SETUP);
-    }
-    if (pfd[1].revents & POLLIN) {
-      struct signalfd_siginfo si;
-      (void)!read(sfd, &si, sizeof si);
-      for (;;) {
-        int st;
-        pid_t w = waitpid(-1, &st, WNOHANG);
-        if (w <= 0) break;
-        if (w == cmd) {
-          /* The command's end is the sandbox's end: leaving kills the rest
-           * of the pid namespace. */
-          struct nc_frame f = {.type = NC_FRAME_EXIT, .status = st};
-          nc_frame_send(sync_fd, &f);
-          _exit(0);
-        }
-      }
-    }
-    if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      struct nc_frame f;
-      int r = nc_frame_recv(sync_fd, &f);
-      if (r <= 0) _exit(NC_EXIT_SETUP); /* the supervisor is gone: so are we */
-      if (f.type == NC_FRAME_SIGNAL && f.code > 0 && f.code < NSIG && kill(-cmd, f.code) < 0) kill(cmd, f.code);
     }
   }
 }
@@ -369,6 +351,5 @@ void nc_init_main(const struct nc_spawn_spec *spec, int sync_fd) {
   if (lo > 0) syscall(SYS_close_range, 0, (unsigned)lo - 1, 0);
   if (hi > lo + 1) syscall(SYS_close_range, (unsigned)lo + 1, (unsigned)hi - 1, 0);
   syscall(SYS_close_range, (unsigned)hi + 1, ~0U, 0);
-  if (spec->session) session_loop(spec, sync_fd, sfd);
-  supervise(sync_fd, sfd, cmd);
+  pid1_loop(spec, sync_fd, sfd, cmd);
 }
