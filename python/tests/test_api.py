@@ -56,9 +56,11 @@ def test_every_profile_key_is_a_documented_keyword():
 
 
 def test_keys_match_the_cli():
-    cli = Path(nanoclaw.library_path()).resolve().parent / "nanoclaw"  # the CLI built with this library
+    # the CLI built with this library: beside it in build/, else the tree's build/ (a pip-installed copy)
+    cli = Path(nanoclaw.library_path()).resolve().parent / "nanoclaw"
     if not cli.exists():
-        pytest.skip("no nanoclaw CLI beside %s" % nanoclaw.library_path())
+        cli = Path(__file__).resolve().parents[2] / "build" / "nanoclaw"
+    assert cli.exists(), "no nanoclaw CLI to compare with (build it: ninja -C build)"
     out = subprocess.run([str(cli), "run", "--help"], capture_output=True, text=True, timeout=30)
     text = " ".join((out.stdout + out.stderr).split())
     for k in nanoclaw.profile_keys():  # the same table behind both
