@@ -117,6 +117,21 @@ typedef struct nc_agent nc_agent;
 nc_agent *nc_agent_new(const char *name, const char *model, const nc_profile *sandbox, nc_error *err);
 /* 0 with *response (malloc'd) the model's final answer; negative with err. */
 int nc_agent_execute(nc_agent *a, const char *prompt, char **response, nc_error *err);
+
+/* How a task ended, for callers that react differently (bindings map these
+ * to exception classes). */
+typedef enum nc_agent_outcome {
+  NC_AGENT_ANSWERED,  /* the model answered */
+  NC_AGENT_SETUP,     /* configuration (no key, bad URL, a key in env) or the sandbox could not start */
+  NC_AGENT_MODEL,     /* the model API failed: key rejected, model not found, bad answers, retries exhausted */
+  NC_AGENT_MAX_STEPS, /* the model still called tools after max_steps requests */
+  NC_AGENT_DEADLINE,  /* the profile's deadline (timeout) passed */
+  NC_AGENT_CANCELLED, /* interrupted */
+  NC_AGENT_SANDBOX,   /* the session broke during the task */
+} nc_agent_outcome;
+
+/* nc_agent_execute that also says how it ended (outcome may be NULL). */
+int nc_agent_execute_ex(nc_agent *a, const char *prompt, char **response, nc_agent_outcome *outcome, nc_error *err);
 void nc_agent_free(nc_agent *a);
 
 /* ---- introspection: the profile keys (for bindings and tools) ----

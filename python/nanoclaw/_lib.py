@@ -95,6 +95,7 @@ _API = {
     "nc_session_stop": (c_int, [_P, POINTER(NcRunResult), _E]),
     "nc_agent_new": (_P, [c_char_p, c_char_p, _P, _E]),
     "nc_agent_execute": (c_int, [_P, c_char_p, POINTER(c_void_p), _E]),
+    "nc_agent_execute_ex": (c_int, [_P, c_char_p, POINTER(c_void_p), POINTER(c_int), _E]),
     "nc_agent_free": (None, [_P]),
 }
 _REQUIRED = ("nc_version", "nc_profile_new", "nc_profile_free", "nc_profile_set", "nc_profile_validate",

@@ -6,7 +6,7 @@ import datetime
 import errno
 import threading
 import weakref
-from ctypes import byref, c_void_p
+from ctypes import c_int, byref, c_void_p
 from typing import Any, List, Optional, Union
 
 from . import _lib
@@ -19,8 +19,30 @@ __all__ = ["Agent"]
 Seconds = Union[int, float, str, datetime.timedelta]
 
 
-def _agent_error(msg: str, code: int, image: Optional[str]) -> NanoclawError:
-    """nanoclaw's agent error -> the exception class (see Agent.execute)."""
+# enum nc_agent_outcome (nanoclaw.h)
+_SETUP, _MODEL, _MAX_STEPS, _DEADLINE, _CANCELLED, _SANDBOX = 1, 2, 3, 4, 5, 6
+
+
+def _agent_error(msg: str, code: int, image: Optional[str], outcome: Optional[int] = None) -> NanoclawError:
+    """nanoclaw's agent error -> the exception class (see Agent.execute).
+
+    With the library's outcome (nc_agent_execute_ex) the class follows it;
+    older libraries only give errno and the message."""
+    if outcome is not None:
+        if outcome == _MODEL:
+            return ModelError(msg, code)
+        if outcome == _DEADLINE:
+            return AgentTimeoutError(msg, code)
+        if outcome in (_MAX_STEPS, _CANCELLED):
+            return AgentError(msg, code)
+        if outcome == _SANDBOX:
+            return _image_error(msg, code, image)
+        if outcome == _SETUP:
+            if code == errno.EPERM:
+                return ProfileError(msg, code)  # a setting that would pass the API key into the sandbox
+            if "starting the sandbox" in msg or "sandbox session:" in msg or "image" in msg:
+                return _image_error(msg, code, image)
+            return ModelError(msg, code)  # no key, bad base URL: the model cannot be reached
     if "starting the sandbox" in msg or "sandbox session:" in msg:
         return _image_error(msg, code, image)
     if code == errno.EPERM:
@@ -147,10 +169,17 @@ class Agent:
         with self._lock:
             if self._ptr is None:
                 raise NanoclawError("agent %s has been closed" % (self.name or ""), errno.EBADF)
-            rc = L.nc_agent_execute(self._ptr, prompt.encode("utf-8", "surrogateescape"), byref(resp), byref(err))
+            outcome: Optional[int] = None
+            if getattr(L, "nc_agent_execute_ex", None) is not None:
+                oc = c_int(-1)
+                rc = L.nc_agent_execute_ex(self._ptr, prompt.encode("utf-8", "surrogateescape"), byref(resp), byref(oc),
+                                           byref(err))
+                outcome = oc.value if oc.value >= 0 else None
+            else:
+                rc = L.nc_agent_execute(self._ptr, prompt.encode("utf-8", "surrogateescape"), byref(resp), byref(err))
         if rc < 0:
             _lib.take_string(resp.value)
-            raise _agent_error(err.text, err.code, self.sandbox.image)
+            raise _agent_error(err.text, err.code, self.sandbox.image, outcome)
         return _lib.take_string(resp.value) or ""
 
     def close(self) -> None:

@@ -527,8 +527,16 @@ int nc_agent_run(nc_agent *a, const char *prompt, const struct nc_agent_options 
 }
 
 int nc_agent_execute(nc_agent *a, const char *prompt, char **response, nc_error *err) {
+  return nc_agent_execute_ex(a, prompt, response, NULL, err);
+}
+
+int nc_agent_execute_ex(nc_agent *a, const char *prompt, char **response, nc_agent_outcome *outcome, nc_error *err) {
   struct nc_agent_report rep;
-  return nc_agent_run(a, prompt, NULL, &rep, response, err);
+  memset(&rep, 0, sizeof rep);
+  rep.outcome = NC_AGENT_SETUP;
+  int r = nc_agent_run(a, prompt, NULL, &rep, response, err);
+  if (outcome) *outcome = rep.outcome;
+  return r;
 }
 
 char *nc_agent_report_json(const nc_agent *a, const struct nc_agent_report *rep, const char *answer,

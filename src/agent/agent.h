@@ -13,15 +13,7 @@
 #define NC_AGENT_DEFAULT_MAX_STEPS 20u
 #define NC_AGENT_DEFAULT_TOOL_TIMEOUT_MS 30000u
 
-enum nc_agent_outcome {
-  NC_AGENT_ANSWERED,  /* the model answered */
-  NC_AGENT_SETUP,     /* configuration (no key, bad URL) or the sandbox could not start */
-  NC_AGENT_MODEL,     /* the model API failed: key rejected, model not found, bad answers, retries exhausted */
-  NC_AGENT_MAX_STEPS, /* the model still called tools after max_steps requests */
-  NC_AGENT_DEADLINE,  /* the profile's deadline (timeout) passed */
-  NC_AGENT_CANCELLED, /* *cancel was set (a signal) */
-  NC_AGENT_SANDBOX,   /* the session broke during the task */
-};
+/* enum nc_agent_outcome is public: nanoclaw.h */
 
 struct nc_agent_report {
   enum nc_agent_outcome outcome;
