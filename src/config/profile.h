@@ -109,6 +109,7 @@ int nc_strv_push(struct nc_strv *v, const char *s);
 struct json_t;
 struct json_t *nc_profile_json_redacted(const nc_profile *p, nc_error *err);
 int nc_profile_digest(const nc_profile *p, char out[65], nc_error *err);
+int nc_profile_digest_of(const struct json_t *redacted, char out[65], nc_error *err);
 void nc_strv_free(struct nc_strv *v);
 
 #endif

@@ -426,16 +426,21 @@ json_t *nc_profile_json_redacted(const nc_profile *p, nc_error *err) {
   return o;
 }
 
-/* SHA-256 (hex) of the redacted profile's canonical JSON: the profile's
- * digest in audit records, Dockerfile labels and manifests alike. */
-int nc_profile_digest(const nc_profile *p, char out[65], nc_error *err) {
-  json_t *o = nc_profile_json_redacted(p, err);
-  nc_autofree char *canon = o ? json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
-  json_decref(o);
+/* SHA-256 (hex) of a redacted profile's canonical JSON (sorted keys, compact):
+ * the profile's digest in audit records, Dockerfile labels and manifests alike. */
+int nc_profile_digest_of(const struct json_t *redacted, char out[65], nc_error *err) {
+  nc_autofree char *canon = redacted ? json_dumps(redacted, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
   unsigned char md[32];
   unsigned int n = 0;
   if (!canon || !EVP_Digest(canon, strlen(canon), md, &n, EVP_sha256(), NULL) || n != 32)
     return nc_error_set(err, ENOMEM, "profile digest: out of memory");
   for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
   return 0;
+}
+
+int nc_profile_digest(const nc_profile *p, char out[65], nc_error *err) {
+  json_t *o = nc_profile_json_redacted(p, err);
+  int r = o ? nc_profile_digest_of(o, out, err) : -ENOMEM;
+  json_decref(o);
+  return r;
 }

@@ -55,7 +55,7 @@ void nc_run_audit_start(struct nc_run_audit *ra, const struct nc_profile *p, cha
   nc_error e = {0};
   json_t *profile = nc_profile_json_redacted(p, &e);
   char digest[65] = "";
-  if (nc_profile_digest(p, digest, &e) < 0) digest[0] = '\0';
+  if (!profile || nc_profile_digest_of(profile, digest, &e) < 0) digest[0] = '\0'; /* one profile JSON, not two */
   json_t *args = json_array();
   for (size_t i = 0; i < 4096 && argv[i]; i++) json_array_append_new(args, json_string(argv[i]));
   json_t *f = json_pack("{s:s?, s:s, s:o, s:I, s:I, s:o}", "name", p->name, "profile_sha256", digest, "argv", args,
